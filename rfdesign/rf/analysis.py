@@ -1,0 +1,260 @@
+"""Forward receptive-field analysis of a whole graph in one topological pass.
+
+:func:`analyze` visits every node once, in topological order, and for each
+node and spatial axis keeps the exact region map of its output units (see
+:mod:`rfdesign.rf.maps`). It never enumerates paths, so a DenseNet costs the
+same per edge as a chain. The result is data (:class:`Analysis`); rendering
+belongs to the CLI.
+
+Figures per node and axis (all in input pixels; the axis is infinite, so
+padding counts as part of the field, as in Araujo et al., Distill 2019):
+
+``receptive_field``
+    the largest extent of the union of every path's region, over output units
+    (the max over paths when branches are aligned);
+``receptive_field_min``
+    the smallest region of any single path, over output units (the shortest
+    path of a ResNet);
+``receptive_field_position_min``
+    the smallest union extent over output units; below ``receptive_field``
+    only after upsampling or transposed convolution, where neighbouring units
+    see regions of different sizes;
+``effective_stride``
+    input pixels between neighbouring output units (an exact rational after
+    upsampling);
+``effective_padding``
+    how far unit 0's region starts before pixel 0 (``-box[0]``), so unit ``u``
+    of a node with integer stride sees ``[u*S - P, u*S - P + r - 1]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from rfdesign.rf.layer import LayerGeometry, resolve_layer
+from rfdesign.rf.maps import IDENTITY_GROUP, Group, centres, compose, union
+from rfdesign.spec.graph import INPUT, Graph, Node
+
+Region = tuple[Group, ...]  # one group per distinct effective stride
+
+
+@dataclass(frozen=True, slots=True)
+class AxisFigures:
+    """Receptive-field figures of one node along one axis (see module docstring)."""
+
+    receptive_field: int
+    receptive_field_min: int
+    receptive_field_position_min: int
+    effective_stride: Fraction
+    effective_padding: int | None
+    centre: Fraction | None
+    box: tuple[int, int] | None
+    period: int
+
+    @property
+    def uniform(self) -> bool:
+        """True when every output unit's region has the same size."""
+        return self.receptive_field == self.receptive_field_position_min
+
+
+@dataclass(frozen=True, slots=True)
+class Misalignment:
+    """Why a merge is misaligned along one axis."""
+
+    axis: int
+    strides: tuple[Fraction, ...]
+    centre_offset: Fraction | None  # largest distance between branch centres, in input pixels
+
+
+@dataclass(frozen=True, slots=True)
+class LayerResult:
+    """Everything the analysis knows about one node."""
+
+    node: Node
+    geometry: LayerGeometry
+    regions: tuple[Region, ...]
+    axes: tuple[AxisFigures, ...]
+    aligned: bool
+    misalignment: tuple[Misalignment, ...]
+    global_context: bool
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def op(self) -> str:
+        return self.node.op
+
+    @property
+    def output_size(self) -> tuple[int, ...]:
+        return self.geometry.output_size
+
+    @property
+    def channels(self) -> int:
+        return self.geometry.channels
+
+    @property
+    def params(self) -> int:
+        return self.geometry.params
+
+    @property
+    def flops(self) -> int:
+        return self.geometry.flops
+
+    def axis_values(self, attr: str) -> list[Any]:
+        """One figure across all axes, e.g. ``axis_values('receptive_field')``."""
+        return [getattr(axis, attr) for axis in self.axes]
+
+
+@dataclass
+class Analysis:
+    """The result of :func:`analyze`: per-node figures in topological order."""
+
+    graph: Graph
+    input_size: tuple[int, ...]
+    layers: dict[str, LayerResult]
+    outputs: tuple[str, ...]
+    params: int = 0
+    flops: int = 0
+    _input_result: LayerResult | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def output(self) -> LayerResult:
+        return self.layers[self.outputs[0]]
+
+    @property
+    def aligned(self) -> bool:
+        """True when no merge anywhere in the network is misaligned."""
+        return all(layer.aligned for layer in self.layers.values())
+
+    def layer(self, name: str) -> LayerResult:
+        """The result for ``name`` (``KeyError`` if unknown; the CLI suggests a close name)."""
+        return self.layers[name]
+
+
+def _figures(region: Region, size: int) -> AxisFigures:
+    if len(region) == 1 and region[0].period == 1 and not region[0].has_empty:
+        group = region[0]
+        lo, hi, dmin = group.lo[0], group.hi[0], group.dmin[0]
+        assert lo is not None and hi is not None and dmin is not None
+        extent = hi - lo + 1
+        return AxisFigures(extent, dmin + 1, extent, Fraction(group.shift), -lo, Fraction(lo + hi, 2), (lo, hi), 1)
+    period = region[0].period if len(region) == 1 else size
+    largest = smallest = shortest = None
+    for v in range(min(period, size)):
+        los = [g.lo_at(v) for g in region]
+        his = [g.hi_at(v) for g in region]
+        dmins = [g.dmin_at(v, v) for g in region]
+        lo = min((x for x in los if x is not None), default=None)
+        hi = max((x for x in his if x is not None), default=None)
+        if lo is None or hi is None:
+            continue
+        extent = hi - lo + 1
+        path = min(x for x in dmins if x is not None) + 1
+        largest = extent if largest is None else max(largest, extent)
+        smallest = extent if smallest is None else min(smallest, extent)
+        shortest = path if shortest is None else min(shortest, path)
+    los0 = [g.lo_at(0) for g in region]
+    his0 = [g.hi_at(0) for g in region]
+    lo0 = min((x for x in los0 if x is not None), default=None)
+    hi0 = max((x for x in his0 if x is not None), default=None)
+    box = (lo0, hi0) if lo0 is not None and hi0 is not None else None
+    return AxisFigures(
+        receptive_field=largest or 0,
+        receptive_field_min=shortest or 0,
+        receptive_field_position_min=smallest or 0,
+        effective_stride=max(g.stride for g in region),
+        effective_padding=None if box is None else -box[0],
+        centre=None if box is None else Fraction(box[0] + box[1], 2),
+        box=box,
+        period=max(g.period for g in region),
+    )
+
+
+def _merge_alignment(regions: list[Region], axis: int) -> Misalignment | None:
+    strides = tuple(g.stride for region in regions for g in region)
+    if len(set(strides)) > 1:
+        return Misalignment(axis, strides, None)
+    period = max(g.period for region in regions for g in region)
+    for region in regions:
+        for g in region:
+            period = period * g.period // _gcd(period, g.period)
+    tables = [centres(region[0], period) for region in regions]
+    offset = Fraction(0)
+    for v in range(period):
+        values = [table[v] for table in tables if table[v] is not None]
+        if values:
+            offset = max(offset, max(values) - min(values))
+    if offset:
+        return Misalignment(axis, strides, offset)
+    return None
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
+
+
+def analyze(graph: Graph, input_size: tuple[int, ...] | None = None) -> Analysis:
+    """Analyze ``graph`` (optionally at another ``input_size``) in one topological pass.
+
+    Raises :class:`rfdesign.errors.SpecError` at a layer's location when its
+    geometry is impossible for this input size.
+    """
+    size = tuple(input_size) if input_size is not None else graph.input_size
+    dims = len(size)
+    input_region: Region = (IDENTITY_GROUP,)
+    sizes: dict[str, tuple[int, ...]] = {INPUT: size}
+    channels: dict[str, int] = {INPUT: graph.input_channels}
+    regions: dict[str, tuple[Region, ...]] = {INPUT: (input_region,) * dims}
+    aligned: dict[str, bool] = {INPUT: True}
+    context: dict[str, bool] = {INPUT: False}
+    layers: dict[str, LayerResult] = {}
+    total_params = total_flops = 0
+    for name, node in graph.nodes.items():
+        sources = node.inputs
+        geometry = resolve_layer(
+            node,
+            [sizes[s] for s in sources],
+            [channels[s] for s in sources],
+            sizes[node.like] if node.like is not None else None,
+        )
+        misalignment: list[Misalignment] = []
+        node_aligned = all(aligned[s] for s in sources)
+        node_context = any(context[s] for s in sources) or bool(geometry.gate_inputs)
+        if geometry.maps:
+            source_regions = regions[sources[0]]
+            node_regions = tuple(
+                tuple(compose(group, geometry.maps[axis]) for group in source_regions[axis]) for axis in range(dims)
+            )
+        else:
+            spatial = [s for i, s in enumerate(sources) if i not in geometry.gate_inputs]
+            axes_regions = []
+            for axis in range(dims):
+                branch_regions = [regions[s][axis] for s in spatial]
+                problem = _merge_alignment(branch_regions, axis)
+                if problem is not None:
+                    misalignment.append(problem)
+                    node_aligned = False
+                axes_regions.append(union([g for region in branch_regions for g in region]))
+            node_regions = tuple(axes_regions)
+        figures = tuple(_figures(node_regions[axis], geometry.output_size[axis]) for axis in range(dims))
+        layers[name] = LayerResult(
+            node, geometry, node_regions, figures, node_aligned, tuple(misalignment), node_context
+        )
+        sizes[name] = geometry.output_size
+        channels[name] = geometry.channels
+        regions[name] = node_regions
+        aligned[name] = node_aligned
+        context[name] = node_context
+        total_params += geometry.params
+        total_flops += geometry.flops
+    return Analysis(graph, size, layers, graph.outputs, total_params, total_flops)

@@ -1,0 +1,260 @@
+"""Exact index maps from output units to input regions, along one axis.
+
+Every op maps an output unit ``v`` to an interval of its input's units
+``[lo(v), hi(v)]`` (empty for the holes a transposed convolution with stride
+above its kernel leaves). These maps are *periodic-affine*: there are integers
+``period`` Q >= 1 and ``shift`` R >= 0 with
+
+    lo(v + Q) = lo(v) + R,   hi(v + Q) = hi(v) + R,
+
+so a table of Q values describes the map on the whole (infinite) axis. A
+convolution has Q = 1 and R = stride; a transposed convolution or an upsample
+by f has Q = f and R = 1. Composition keeps the form, and the effective stride
+of a unit in input pixels is the exact rational R / Q.
+
+A node's region along an axis is a :class:`Region`: one :class:`Group` per
+distinct effective stride among the paths that reach it (one group when the
+network is aligned). A group stores, over one period,
+
+* ``lo``/``hi``: the extent of the union of all its paths' regions;
+* ``dmin``: a Q x Q table of ``min over paths p of hi_p(x) - lo_p(y)``, from
+  which the smallest single-path region of unit v is ``dmin(v, v) + 1``
+  (the receptive field of the shortest path, computed without enumerating
+  paths).
+
+The extent of a union of intervals is used throughout: a receptive field
+with holes (stride above kernel) is reported by its extent; the holes are a
+design-review finding, not a different size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import gcd
+
+Bound = int | None  # None marks an empty region
+
+
+@dataclass(frozen=True, slots=True)
+class OpMap:
+    """The map of one op along one axis: output unit -> interval of input units."""
+
+    period: int
+    shift: int
+    lo: tuple[Bound, ...]
+    hi: tuple[Bound, ...]
+
+    def lo_at(self, x: int) -> Bound:
+        q, r = divmod(x, self.period)
+        value = self.lo[r]
+        return None if value is None else value + q * self.shift
+
+    def hi_at(self, x: int) -> Bound:
+        q, r = divmod(x, self.period)
+        value = self.hi[r]
+        return None if value is None else value + q * self.shift
+
+
+def window_map(stride: int, pad_before: int, effective_kernel: int) -> OpMap:
+    """Convolution and pooling: unit v sees [v*s - p, v*s - p + k' - 1]."""
+    return OpMap(1, stride, (-pad_before,), (effective_kernel - 1 - pad_before,))
+
+
+def transposed_map(stride: int, crop_before: int, kernel: int, dilation: int) -> OpMap:
+    """Transposed convolution: output v receives input i when i*s + j*d = v + crop, 0 <= j < k."""
+    lo: list[Bound] = []
+    hi: list[Bound] = []
+    for v in range(stride):
+        target = v + crop_before
+        sources = [(target - j * dilation) // stride for j in range(kernel) if (target - j * dilation) % stride == 0]
+        lo.append(min(sources) if sources else None)
+        hi.append(max(sources) if sources else None)
+    return OpMap(stride, 1, tuple(lo), tuple(hi))
+
+
+def resample_map(numerator: int, denominator: int, offset: Fraction, linear: bool) -> OpMap:
+    """Resampling where output unit v reads source position ``v * num/den + offset``.
+
+    Nearest mode reads ``floor(src)``; linear mode reads ``floor(src)`` and
+    ``floor(src) + 1`` (the second only where its weight is non-zero).
+    """
+    g = gcd(numerator, denominator)
+    period = denominator // g
+    shift = numerator // g
+    lo: list[Bound] = []
+    hi: list[Bound] = []
+    for v in range(period):
+        src = Fraction(v * numerator, denominator) + offset
+        base = src.numerator // src.denominator
+        lo.append(base)
+        hi.append(base + 1 if linear and src != base else base)
+    return OpMap(period, shift, tuple(lo), tuple(hi))
+
+
+def shift_map(offset: int) -> OpMap:
+    """Padding (offset < 0) or cropping (offset > 0): unit v is input unit v + offset."""
+    return OpMap(1, 1, (offset,), (offset,))
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """The paths of one effective stride R/Q reaching a node (see module docstring)."""
+
+    period: int
+    shift: int
+    lo: tuple[Bound, ...]
+    hi: tuple[Bound, ...]
+    dmin: tuple[Bound, ...]  # Q*Q entries, row x, column y
+    has_empty: bool = False
+
+    @property
+    def stride(self) -> Fraction:
+        return Fraction(self.shift, self.period)
+
+    def lo_at(self, x: int) -> Bound:
+        q, r = divmod(x, self.period)
+        value = self.lo[r]
+        return None if value is None else value + q * self.shift
+
+    def hi_at(self, x: int) -> Bound:
+        q, r = divmod(x, self.period)
+        value = self.hi[r]
+        return None if value is None else value + q * self.shift
+
+    def dmin_at(self, x: int, y: int) -> Bound:
+        qx, rx = divmod(x, self.period)
+        qy, ry = divmod(y, self.period)
+        value = self.dmin[rx * self.period + ry]
+        return None if value is None else value + (qx - qy) * self.shift
+
+    def first_nonempty(self, a: int, b: int) -> int | None:
+        """The smallest unit in [a, b] whose region is non-empty."""
+        if not self.has_empty:
+            return a if a <= b else None
+        for x in range(a, min(b, a + self.period - 1) + 1):
+            if self.lo[x % self.period] is not None:
+                return x
+        return None
+
+    def last_nonempty(self, a: int, b: int) -> int | None:
+        """The largest unit in [a, b] whose region is non-empty."""
+        if not self.has_empty:
+            return b if a <= b else None
+        for x in range(b, max(a, b - self.period + 1) - 1, -1):
+            if self.hi[x % self.period] is not None:
+                return x
+        return None
+
+    def extend(self, period: int) -> Group:
+        """The same group described over a longer period (a multiple of this one)."""
+        if period == self.period:
+            return self
+        shift = self.shift * (period // self.period)
+        lo = tuple(self.lo_at(v) for v in range(period))
+        hi = tuple(self.hi_at(v) for v in range(period))
+        dmin = tuple(self.dmin_at(x, y) for x in range(period) for y in range(period))
+        return Group(period, shift, lo, hi, dmin, self.has_empty)
+
+
+#: the network input: unit v is pixel v
+IDENTITY_GROUP = Group(1, 1, (0,), (0,), (0,))
+
+
+def compose(group: Group, op: OpMap) -> Group:
+    """The group of ``op`` applied after the paths in ``group``."""
+    if group.period == 1 and op.period == 1 and not group.has_empty:
+        scale = group.shift
+        lo_op, hi_op = op.lo[0], op.hi[0]
+        assert lo_op is not None and hi_op is not None
+        lo, hi, dmin = group.lo[0], group.hi[0], group.dmin[0]
+        assert lo is not None and hi is not None and dmin is not None
+        return Group(
+            1,
+            scale * op.shift,
+            (lo + lo_op * scale,),
+            (hi + hi_op * scale,),
+            (dmin + (hi_op - lo_op) * scale,),
+        )
+    repeat = group.period // gcd(group.period, op.shift) if op.shift else 1
+    period = op.period * repeat
+    shift = group.shift * (op.shift * repeat // group.period)
+    lo: list[Bound] = []
+    hi: list[Bound] = []
+    first: list[int | None] = []
+    last: list[int | None] = []
+    for v in range(period):
+        a, b = op.lo_at(v), op.hi_at(v)
+        start = end = None
+        if a is not None and b is not None and a <= b:
+            start = group.first_nonempty(a, b)
+            end = group.last_nonempty(a, b)
+        first.append(start)
+        last.append(end)
+        lo.append(None if start is None else group.lo_at(start))
+        hi.append(None if end is None else group.hi_at(end))
+    dmin: list[Bound] = []
+    for x in range(period):
+        for y in range(period):
+            if last[x] is None or first[y] is None:
+                dmin.append(None)
+            else:
+                dmin.append(group.dmin_at(last[x], first[y]))  # type: ignore[arg-type]
+    return Group(period, shift, tuple(lo), tuple(hi), tuple(dmin), any(value is None for value in lo))
+
+
+def _min(a: Bound, b: Bound) -> Bound:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a < b else b
+
+
+def _max(a: Bound, b: Bound) -> Bound:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a > b else b
+
+
+def union(groups: list[Group]) -> tuple[Group, ...]:
+    """Merge groups of equal stride (pointwise union); keep different strides apart."""
+    by_stride: dict[Fraction, Group] = {}
+    for group in groups:
+        key = group.stride
+        if key not in by_stride:
+            by_stride[key] = group
+            continue
+        other = by_stride[key]
+        if other.period == 1 and group.period == 1 and not (other.has_empty or group.has_empty):
+            by_stride[key] = Group(
+                1,
+                group.shift,
+                (min(other.lo[0], group.lo[0]),),  # type: ignore[type-var]
+                (max(other.hi[0], group.hi[0]),),  # type: ignore[type-var]
+                (min(other.dmin[0], group.dmin[0]),),  # type: ignore[type-var]
+            )
+            continue
+        period = other.period * group.period // gcd(other.period, group.period)
+        a, b = other.extend(period), group.extend(period)
+        lo = tuple(_min(x, y) for x, y in zip(a.lo, b.lo))
+        by_stride[key] = Group(
+            period,
+            a.shift,
+            lo,
+            tuple(_max(x, y) for x, y in zip(a.hi, b.hi)),
+            tuple(_min(x, y) for x, y in zip(a.dmin, b.dmin)),
+            any(value is None for value in lo),
+        )
+    return tuple(by_stride.values())
+
+
+def centres(group: Group, period: int) -> tuple[Fraction | None, ...]:
+    """The centre of each unit's region over ``period`` units (None where empty)."""
+    result = []
+    for v in range(period):
+        lo, hi = group.lo_at(v), group.hi_at(v)
+        result.append(None if lo is None or hi is None else Fraction(lo + hi, 2))
+    return tuple(result)
