@@ -25,6 +25,7 @@ _CHOOSE = {
     "additionalProperties": False,
 }
 _EXPR = {"type": "string", "pattern": r"^\$"}
+_LAYER_PLACEHOLDER = {"x-rfdesign": "layer"}
 
 PerAxisInt = Annotated[
     Any,
@@ -200,7 +201,7 @@ class BlockDef(_Strict):
 
     params: dict[str, Any] = Field(default_factory=dict, description="name -> default (null: required)")
     inputs: list[str] = Field(default_factory=lambda: ["input"], description="names of the block's inputs")
-    layers: list[Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/$defs/AnyLayer"})]] = Field(min_length=1)
+    layers: list[Annotated[dict[str, Any], WithJsonSchema(_LAYER_PLACEHOLDER)]] = Field(min_length=1)
     output: str | None = Field(None, description="the layer whose output is the block's; default: the last")
     note: str | None = None
 
@@ -210,14 +211,19 @@ class RangeTarget(_Strict):
     max: StrictInt | None = None
 
 
+_RANGE = {
+    "type": "object",
+    "properties": {"min": _INT, "max": _INT},
+    "additionalProperties": False,
+}
 TargetValue = Annotated[
     Any,
     WithJsonSchema(
         {
             "anyOf": [
                 _INT,
-                {"$ref": "#/$defs/RangeTarget"},
-                {"type": "array", "items": {"anyOf": [_INT, {"$ref": "#/$defs/RangeTarget"}]}},
+                _RANGE,
+                {"type": "array", "items": {"anyOf": [_INT, _RANGE]}},
             ]
         }
     ),
@@ -242,7 +248,7 @@ class Spec(_Strict):
     description: str | None = None
     input: InputSpec
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
-    layers: list[Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/$defs/AnyLayer"})]] = Field(min_length=1)
+    layers: list[Annotated[dict[str, Any], WithJsonSchema(_LAYER_PLACEHOLDER)]] = Field(min_length=1)
     output: str | list[str] | None = Field(None, description="output layer(s); default: the last layer")
     target: Target | None = None
     review: dict[str, Any] | None = Field(None, description="settings for `rfdesign check`")
@@ -257,6 +263,20 @@ def json_schema() -> dict[str, Any]:
     defs = schema.setdefault("$defs", {})
     defs.update(layer_schema.pop("$defs", {}))
     defs["AnyLayer"] = layer_schema
+    _replace_placeholders(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "rfdesign spec"
     return schema
+
+
+def _replace_placeholders(value: Any) -> None:
+    """Point every layer placeholder at the layer union (pydantic cannot reference it directly)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if item == _LAYER_PLACEHOLDER:
+                value[key] = {"$ref": "#/$defs/AnyLayer"}
+            else:
+                _replace_placeholders(item)
+    elif isinstance(value, list):
+        for item in value:
+            _replace_placeholders(item)
