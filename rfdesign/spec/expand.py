@@ -94,7 +94,7 @@ class Expander:
         self.positions = positions
         self.dims = dims
         self.nodes: dict[str, Node] = {}
-        self.pending: list[tuple[Node, list[tuple[str, Path]], _Scope]] = []
+        self.pending: list[tuple[Node, list[tuple[str, Path | None]], _Scope]] = []
         self.likes: list[tuple[Node, Path, _Scope]] = []
 
     def locate(self, path: Path) -> Location:
@@ -198,7 +198,7 @@ class Expander:
                 is_output = layer.index == output_index and copy == layer.repeat
                 global_name = output_name if is_output else scope.prefix + local
                 if copy > 1:
-                    sources = [(previous, ())]
+                    sources = [(previous, None)]
                 if layer.kind == "block":
                     previous = self._instantiate(layer, copy, global_name, sources, scope, depth)
                 else:
@@ -212,11 +212,11 @@ class Expander:
                 scope.local[layer.base_name] = previous
         return previous
 
-    def _source_refs(self, layer: _Layer, previous: str) -> list[tuple[str, Path]]:
+    def _source_refs(self, layer: _Layer, previous: str) -> list[tuple[str, Path | None]]:
         value = layer.model.from_
         path = layer.path + ("from",)
         if value is None:
-            return [(previous, ())]
+            return [(previous, None)]  # already a global name
         if isinstance(value, str):
             return [(value, path)]
         if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
@@ -225,7 +225,7 @@ class Expander:
             f"`from` must be a layer name, `input`, or a non-empty list of names, got {value!r}", self.locate(path)
         )
 
-    def _add_node(self, layer: _Layer, name: str, sources: list[tuple[str, Path]], scope: _Scope) -> str:
+    def _add_node(self, layer: _Layer, name: str, sources: list[tuple[str, Path | None]], scope: _Scope) -> str:
         if name in self.nodes:
             raise SpecError(f"duplicate layer name `{name}`", self.locate(layer.path))
         if len(self.nodes) >= MAX_NODES:
@@ -250,7 +250,7 @@ class Expander:
         return name
 
     def _instantiate(
-        self, layer: _Layer, copy: int, name: str, sources: list[tuple[str, Path]], scope: _Scope, depth: int
+        self, layer: _Layer, copy: int, name: str, sources: list[tuple[str, Path | None]], scope: _Scope, depth: int
     ) -> str:
         call: models.BlockCall = layer.model
         definition = self.spec.blocks[call.block]
@@ -319,7 +319,9 @@ class Expander:
             )
         return names[definition.output]
 
-    def _resolve(self, ref: str, ref_path: Path, scope: _Scope, layer_path: Path) -> str:
+    def _resolve(self, ref: str, ref_path: Path | None, scope: _Scope, layer_path: Path) -> str:
+        if ref_path is None:  # resolved when it was recorded
+            return ref
         if ref in scope.inputs:
             return scope.inputs[ref]
         if ref in scope.local:
