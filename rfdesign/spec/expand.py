@@ -37,8 +37,13 @@ MAX_BLOCK_DEPTH = 32
 
 
 def validation_error(exc: ValidationError, base: Path, positions: Positions, model: type[BaseModel]) -> SpecError:
-    """Turn pydantic's first error into one located, human message."""
-    error = exc.errors()[0]
+    """Turn pydantic's most telling error into one located, human message.
+
+    An unknown key is reported before a missing one: ``kernal: 3`` is a typo
+    of ``kernel``, not a layer without a kernel.
+    """
+    errors = exc.errors()
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(error["loc"])
     path = base + loc
     kind = error["type"]
@@ -46,7 +51,7 @@ def validation_error(exc: ValidationError, base: Path, positions: Positions, mod
     where = ".".join(str(part) for part in loc)
     fields = [info.alias or name for name, info in model.model_fields.items()]
     if kind == "extra_forbidden":
-        return SpecError(f"unknown key `{key}`", positions.locate(path), did_you_mean(str(key), fields))
+        return SpecError(f"unknown key `{key}`", positions.locate_key(path), did_you_mean(str(key), fields))
     if kind == "missing":
         return SpecError(f"missing required key `{where}`", positions.locate(base + loc[:-1]))
     if kind == "literal_error":
@@ -319,7 +324,9 @@ class Expander:
             )
         return names[definition.output]
 
-    def _resolve(self, ref: str, ref_path: Path | None, scope: _Scope, layer_path: Path) -> str:
+    def _resolve(
+        self, ref: str, ref_path: Path | None, scope: _Scope, layer_path: Path, what: str = "from"
+    ) -> str:
         if ref_path is None:  # resolved when it was recorded
             return ref
         if ref in scope.inputs:
@@ -330,7 +337,7 @@ class Expander:
             return ref
         candidates = list(scope.inputs) + list(scope.local) + (list(self.nodes) if scope.is_top else [])
         raise SpecError(
-            f"`from` refers to `{ref}`, which is not defined" + ("" if scope.is_top else " in this block"),
+            f"`{what}` refers to `{ref}`, which is not defined" + ("" if scope.is_top else " in this block"),
             self.locate(ref_path or layer_path),
             did_you_mean(ref, candidates),
         )
@@ -341,7 +348,7 @@ class Expander:
             node.inputs = tuple(self._resolve(ref, path, scope, node.path) for ref, path in refs)
         for node, path, scope in self.likes:
             assert node.like is not None
-            node.like = self._resolve(node.like, path, scope, node.path)
+            node.like = self._resolve(node.like, path, scope, node.path, what="like")
 
 
 def _flag(value: Any, field_name: str, path: Path, locate: Any) -> bool:
@@ -485,7 +492,8 @@ def build_graph(data: Any, positions: Positions, file: str) -> Graph:
     try:
         spec = models.Spec.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        errors = exc.errors()
+        error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(error["loc"])
         model: type[BaseModel] = models.Spec
         if loc[:1] == ("input",):
@@ -510,7 +518,7 @@ def build_graph(data: Any, positions: Positions, file: str) -> Graph:
     raw_outputs = [spec.output] if isinstance(spec.output, str) else (spec.output or [])
     for index, ref in enumerate(raw_outputs):
         path: Path = ("output",) if isinstance(spec.output, str) else ("output", index)
-        outputs.append(expander._resolve(ref, path, top, ("output",)))
+        outputs.append(expander._resolve(ref, path, top, ("output",), what="output"))
     return Graph(
         name=spec.name,
         input_size=input_size,
@@ -534,7 +542,7 @@ def _relocated(
     fields = [info.alias or name for name, info in model.model_fields.items()]
     where = ".".join(str(p) for p in path)
     if kind == "extra_forbidden":
-        return SpecError(f"unknown key `{where}`", positions.locate(path), did_you_mean(str(key), fields))
+        return SpecError(f"unknown key `{where}`", positions.locate_key(path), did_you_mean(str(key), fields))
     if kind == "missing":
         return SpecError(f"missing required key `{where}`", positions.locate(path[:-1]))
     return validation_error(exc, (), positions, model)

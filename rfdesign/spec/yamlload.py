@@ -26,6 +26,9 @@ MAX_NODES = 2_000_000
 MAX_ALIAS_EXPANSION = 100_000
 
 Path = tuple[Any, ...]
+_SAFE_TAGS = frozenset(
+    "tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "seq", "map", "merge")
+)
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,20 @@ class Positions:
     def __init__(self, file: str):
         self.file = file
         self._marks: dict[Path, tuple[int, int]] = {}
+        self._keys: dict[Path, tuple[int, int]] = {}
 
     def record(self, path: Path, mark: yaml.Mark) -> None:
         self._marks[path] = (mark.line + 1, mark.column + 1)
+
+    def record_key(self, path: Path, mark: yaml.Mark) -> None:
+        self._keys[path] = (mark.line + 1, mark.column + 1)
+
+    def locate_key(self, path: Path) -> Location:
+        """Where the key of ``path`` is written (for "unknown key" errors)."""
+        if tuple(path) in self._keys:
+            line, column = self._keys[tuple(path)]
+            return Location(self.file, line, column)
+        return self.locate(path)
 
     def locate(self, path: Path) -> Location:
         """The location of ``path``, or of its nearest recorded ancestor."""
@@ -204,6 +218,13 @@ class _Converter:
 
     def convert(self, node: yaml.Node, path: Path = ()) -> Any:
         self.positions.record(path, node.start_mark)
+        if node.tag not in _SAFE_TAGS:
+            mark = node.start_mark
+            raise SpecError(
+                f"YAML tag {node.tag!r} is not allowed",
+                Location(self.file, mark.line + 1, mark.column + 1),
+                "specs are loaded with safe YAML only; remove the tag",
+            )
         if not isinstance(node, yaml.ScalarNode):
             if id(node) in self.seen:
                 self.alias_volume += self._subtree_size(node)
@@ -247,6 +268,7 @@ class _Converter:
                     "each key may appear once in a mapping; remove or rename one",
                 )
             explicit.add(key)
+            self.positions.record_key(path + (key,), key_node.start_mark)
             result[key] = self.convert(value_node, path + (key,))
         for key, value in merged.items():
             result.setdefault(key, value)
