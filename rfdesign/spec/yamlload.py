@@ -142,7 +142,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
     problem = exc.problem or "invalid YAML"
     context = f" {exc.context}" if exc.context else ""
     hint = "check indentation and that every `:` in a flow mapping is followed by a space"
-    if "tab" in problem.lower():
+    if "\\t" in problem or "tab" in problem.lower():
         hint = "YAML does not allow tabs for indentation; use spaces"
     return SpecError(f"YAML syntax error: {problem}{context}", loc, hint)
 

@@ -1,0 +1,5 @@
+"""``python -m rfdesign`` runs the command line."""
+
+from rfdesign.cli import main
+
+main()
