@@ -29,6 +29,7 @@ padding counts as part of the field, as in Araujo et al., Distill 2019):
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -47,9 +48,9 @@ class AxisFigures:
     receptive_field: int
     receptive_field_min: int
     receptive_field_position_min: int
-    effective_stride: Fraction
+    effective_stride: Fraction | int  # an int when integral
     effective_padding: int | None
-    centre: Fraction | None
+    centre: Fraction | int | None
     box: tuple[int, int] | None
     period: int
 
@@ -145,7 +146,9 @@ def _figures(region: Region, size: int) -> AxisFigures:
         lo, hi, dmin = group.lo[0], group.hi[0], group.dmin[0]
         assert lo is not None and hi is not None and dmin is not None
         extent = hi - lo + 1
-        return AxisFigures(extent, dmin + 1, extent, Fraction(group.shift), -lo, Fraction(lo + hi, 2), (lo, hi), 1)
+        twice_centre = lo + hi
+        centre = twice_centre // 2 if twice_centre % 2 == 0 else Fraction(twice_centre, 2)
+        return AxisFigures(extent, dmin + 1, extent, group.shift, -lo, centre, (lo, hi), 1)
     period = region[0].period if len(region) == 1 else size
     largest = smallest = shortest = None
     for v in range(min(period, size)):
@@ -179,6 +182,16 @@ def _figures(region: Region, size: int) -> AxisFigures:
 
 
 def _merge_alignment(regions: list[Region], axis: int) -> Misalignment | None:
+    first = regions[0][0]
+    if first.period == 1 and all(
+        len(region) == 1 and region[0].period == 1 and region[0].shift == first.shift and not region[0].has_empty
+        for region in regions
+    ):
+        sums = [region[0].lo[0] + region[0].hi[0] for region in regions]  # twice the centres
+        low, high = min(sums), max(sums)  # type: ignore[type-var]
+        if low == high:
+            return None
+        return Misalignment(axis, tuple(Fraction(first.shift) for _ in regions), Fraction(high - low, 2))
     strides = tuple(g.stride for region in regions for g in region)
     if len(set(strides)) > 1:
         return Misalignment(axis, strides, None)
@@ -203,58 +216,114 @@ def _gcd(a: int, b: int) -> int:
     return a
 
 
+def _merge_simple(branch_regions: list[Region]) -> tuple[Region, int] | None:
+    """Fast path of a merge when every branch has one integer-stride group of the same stride.
+
+    Returns the union region and twice the largest distance between branch
+    centres (0 when aligned), or None when the general path is needed.
+    """
+    head = branch_regions[0]
+    first = head[0]
+    if len(head) != 1 or first.period != 1 or first.has_empty:
+        return None
+    shift = first.shift
+    lo, hi, dmin = first.lo[0], first.hi[0], first.dmin[0]
+    twice_low = twice_high = lo + hi  # type: ignore[operator]
+    for region in branch_regions[1:]:
+        group = region[0]
+        if len(region) != 1 or group.period != 1 or group.shift != shift or group.has_empty:
+            return None
+        g_lo, g_hi, g_dmin = group.lo[0], group.hi[0], group.dmin[0]
+        if g_lo < lo:  # type: ignore[operator]
+            lo = g_lo
+        if g_hi > hi:  # type: ignore[operator]
+            hi = g_hi
+        if g_dmin < dmin:  # type: ignore[operator]
+            dmin = g_dmin
+        twice = g_lo + g_hi  # type: ignore[operator]
+        if twice < twice_low:
+            twice_low = twice
+        elif twice > twice_high:
+            twice_high = twice
+    return (Group(1, shift, (lo,), (hi,), (dmin,)),), twice_high - twice_low
+
+
 def analyze(graph: Graph, input_size: tuple[int, ...] | None = None) -> Analysis:
     """Analyze ``graph`` (optionally at another ``input_size``) in one topological pass.
 
     Raises :class:`rfdesign.errors.SpecError` at a layer's location when its
     geometry is impossible for this input size.
     """
+    was_enabled = gc.isenabled()
+    gc.disable()  # the pass allocates many long-lived objects; collection cycles would make it superlinear
+    try:
+        return _analyze(graph, input_size)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _analyze(graph: Graph, input_size: tuple[int, ...] | None) -> Analysis:
     size = tuple(input_size) if input_size is not None else graph.input_size
     dims = len(size)
+    axes = range(dims)
     input_region: Region = (IDENTITY_GROUP,)
-    sizes: dict[str, tuple[int, ...]] = {INPUT: size}
-    channels: dict[str, int] = {INPUT: graph.input_channels}
-    regions: dict[str, tuple[Region, ...]] = {INPUT: (input_region,) * dims}
-    aligned: dict[str, bool] = {INPUT: True}
-    context: dict[str, bool] = {INPUT: False}
+    # per node: output size, channels, regions per axis, aligned, global context
+    state: dict[str, tuple[tuple[int, ...], int, tuple[Region, ...], bool, bool]] = {
+        INPUT: (size, graph.input_channels, (input_region,) * dims, True, False)
+    }
     layers: dict[str, LayerResult] = {}
     total_params = total_flops = 0
     for name, node in graph.nodes.items():
         sources = node.inputs
+        inputs = [state[s] for s in sources]
         geometry = resolve_layer(
             node,
-            [sizes[s] for s in sources],
-            [channels[s] for s in sources],
-            sizes[node.like] if node.like is not None else None,
+            [item[0] for item in inputs],
+            [item[1] for item in inputs],
+            state[node.like][0] if node.like is not None else None,
         )
         misalignment: list[Misalignment] = []
-        node_aligned = all(aligned[s] for s in sources)
-        node_context = any(context[s] for s in sources) or bool(geometry.gate_inputs)
-        if geometry.maps:
-            source_regions = regions[sources[0]]
+        node_aligned = True
+        node_context = bool(geometry.gate_inputs)
+        for item in inputs:
+            node_aligned = node_aligned and item[3]
+            node_context = node_context or item[4]
+        maps = geometry.maps
+        if maps:
+            source_regions = inputs[0][2]
             node_regions = tuple(
-                tuple(compose(group, geometry.maps[axis]) for group in source_regions[axis]) for axis in range(dims)
+                tuple(compose(group, maps[axis]) for group in source_regions[axis]) for axis in axes
             )
         else:
-            spatial = [s for i, s in enumerate(sources) if i not in geometry.gate_inputs]
+            gates = geometry.gate_inputs
+            spatial = [item for i, item in enumerate(inputs) if i not in gates] if gates else inputs
             axes_regions = []
-            for axis in range(dims):
-                branch_regions = [regions[s][axis] for s in spatial]
+            for axis in axes:
+                branch_regions = [item[2][axis] for item in spatial]
+                simple = _merge_simple(branch_regions)
+                if simple is not None:
+                    region, twice_offset = simple
+                    if twice_offset:
+                        stride = Fraction(region[0].shift)
+                        misalignment.append(
+                            Misalignment(axis, (stride,) * len(branch_regions), Fraction(twice_offset, 2))
+                        )
+                        node_aligned = False
+                    axes_regions.append(region)
+                    continue
                 problem = _merge_alignment(branch_regions, axis)
                 if problem is not None:
                     misalignment.append(problem)
                     node_aligned = False
                 axes_regions.append(union([g for region in branch_regions for g in region]))
             node_regions = tuple(axes_regions)
-        figures = tuple(_figures(node_regions[axis], geometry.output_size[axis]) for axis in range(dims))
+        output_size = geometry.output_size
+        figures = tuple(_figures(node_regions[axis], output_size[axis]) for axis in axes)
         layers[name] = LayerResult(
             node, geometry, node_regions, figures, node_aligned, tuple(misalignment), node_context
         )
-        sizes[name] = geometry.output_size
-        channels[name] = geometry.channels
-        regions[name] = node_regions
-        aligned[name] = node_aligned
-        context[name] = node_context
+        state[name] = (output_size, geometry.channels, node_regions, node_aligned, node_context)
         total_params += geometry.params
         total_flops += geometry.flops
     return Analysis(graph, size, layers, graph.outputs, total_params, total_flops)

@@ -219,11 +219,28 @@ def _max(a: Bound, b: Bound) -> Bound:
     return a if a > b else b
 
 
+def stride_key(group: Group) -> tuple[int, int]:
+    """The effective stride as a reduced (numerator, denominator) pair, cheap to hash."""
+    g = gcd(group.shift, group.period)
+    return (group.shift // g, group.period // g)
+
+
 def union(groups: list[Group]) -> tuple[Group, ...]:
     """Merge groups of equal stride (pointwise union); keep different strides apart."""
-    by_stride: dict[Fraction, Group] = {}
+    first = groups[0]
+    if first.period == 1 and all(g.period == 1 and g.shift == first.shift and not g.has_empty for g in groups):
+        return (
+            Group(
+                1,
+                first.shift,
+                (min(g.lo[0] for g in groups),),  # type: ignore[type-var]
+                (max(g.hi[0] for g in groups),),  # type: ignore[type-var]
+                (min(g.dmin[0] for g in groups),),  # type: ignore[type-var]
+            ),
+        )
+    by_stride: dict[tuple[int, int], Group] = {}
     for group in groups:
-        key = group.stride
+        key = stride_key(group)
         if key not in by_stride:
             by_stride[key] = group
             continue
