@@ -7,14 +7,17 @@ Oracles that share no code with rfdesign's engine:
   memory or compute), whose ``numel`` must agree with both;
 * output sizes: a ``meta``-device forward pass of those rebuilt networks up to
   the spec's output node;
-* receptive fields (U-Net and WaveNet): a real float64 network with one channel
-  per layer, constant positive weights and average pooling instead of max
-  pooling, so that every path adds a positive amount and no gradient cancels.
-  The input pixels a unit depends on are then exactly the nonzero entries of
-  the gradient of that unit with respect to the input. The engine's per-unit
-  boxes and its ``receptive_field`` (largest over positions),
-  ``receptive_field_position_min`` (smallest over positions) and
-  ``receptive_field_min`` (smallest single path) must match those measurements.
+* receptive fields: a real float64 network with constant positive weights and
+  average pooling instead of max pooling, so that every path adds a positive
+  amount and no gradient cancels. The input pixels a unit depends on are then
+  exactly the nonzero entries of the gradient of that unit with respect to the
+  input. U-Net and WaveNet are measured with one channel per layer; the
+  classification networks and R3D-18 on their one-channel 1-D view along each
+  distinct axis (see :class:`Prims`), built by the same builders whose
+  parameter counts are checked. The engine's per-unit boxes and its
+  ``receptive_field`` (largest over positions), ``receptive_field_position_min``
+  (smallest over positions) and ``receptive_field_min`` (smallest single path,
+  U-Net and WaveNet) must match those measurements.
 
 Inception v3 is counted with its AuxLogits branch (torchvision's default
 ``aux_logits=True``, which the pretrained weights need): 27,161,264
@@ -42,6 +45,59 @@ _Module = nn.Module if nn is not None else object
 # -- torch reference networks, written from the papers / torchvision's architecture tables --------------
 
 
+class Prims:
+    """Layer factories for one reference network.
+
+    ``Prims(dims)`` builds the real network (2-D or 3-D). ``Prims(dims, axis)``
+    builds its one-channel, 1-D view along ``axis`` for the gradient
+    measurements: per-axis kernel/stride/padding values are projected onto the
+    axis, every conv is ``Conv1d(1, 1)`` without bias, max pooling becomes
+    average pooling, ReLU6 becomes ReLU (with positive weights every value is
+    positive, so ReLU is an identity while ReLU6 would cut the gradient), batch norm and the classifier head disappear, and
+    concatenation becomes a sum (a concat read by a conv with positive weights
+    depends on the union of its inputs' supports, as a sum does). The receptive
+    field is separable: along one axis every path of the 2-D network sees
+    exactly what the same path of the 1-D view sees.
+    """
+
+    def __init__(self, dims=2, axis=None):
+        self.dims, self.axis = dims, axis
+        self.surrogate = axis is not None
+
+    def _on_axis(self, value):
+        return value[self.axis] if self.surrogate and isinstance(value, tuple) else value
+
+    def conv(self, cin, cout, k, stride=1, padding=0, groups=1, bias=False):
+        if self.surrogate:
+            return nn.Conv1d(1, 1, self._on_axis(k), self._on_axis(stride), self._on_axis(padding), bias=False)
+        cls = {2: nn.Conv2d, 3: nn.Conv3d}[self.dims]
+        return cls(cin, cout, k, stride, padding, groups=groups, bias=bias)
+
+    def bn(self, c, eps=1e-5):
+        return nn.Identity() if self.surrogate else {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}[self.dims](c, eps=eps)
+
+    def maxpool(self, k, stride, padding=0):
+        if self.surrogate:  # a max picks one input; an average depends on all of them
+            return nn.AvgPool1d(k, stride, padding)
+        return {2: nn.MaxPool2d, 3: nn.MaxPool3d}[self.dims](k, stride, padding)
+
+    def avgpool(self, k, stride, padding=0):
+        return (nn.AvgPool1d if self.surrogate else {2: nn.AvgPool2d, 3: nn.AvgPool3d}[self.dims])(k, stride, padding)
+
+    def relu6(self):
+        return nn.ReLU() if self.surrogate else nn.ReLU6()  # ReLU6 would saturate the surrogate's large values
+
+    def join(self, tensors):
+        return sum(tensors) if self.surrogate else torch.cat(tensors, 1)
+
+    def head(self, make):
+        """The classifier head (``make()`` returns its modules); absent from the surrogate."""
+        return nn.Identity() if self.surrogate else nn.Sequential(*make())
+
+    def gap(self):
+        return {2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}[self.dims](1)
+
+
 class _Residual(_Module):
     """body(x) + shortcut(x) (identity when shortcut is None), then an optional ReLU."""
 
@@ -57,204 +113,185 @@ class _Residual(_Module):
 
 
 class _Branches(_Module):
-    """Apply each branch to the same input and concatenate along channels."""
+    """Apply each branch to the same input and join the results (concatenate along channels)."""
 
-    def __init__(self, *branches):
+    def __init__(self, P, *branches):
         super().__init__()
+        self.join = P.join
         self.branches = nn.ModuleList(branches)
 
     def forward(self, x):
-        return torch.cat([branch(x) for branch in self.branches], 1)
+        return self.join([branch(x) for branch in self.branches])
 
 
-def ref_vgg16():
+def ref_vgg16(P):
     layers, c = [], 3
     for v in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"):
         if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
+            layers.append(P.maxpool(2, 2))
         else:
-            layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU()]
+            layers += [P.conv(c, v, 3, padding=1, bias=True), nn.ReLU()]
             c = v
-    head = nn.Sequential(
-        nn.Flatten(),
+    head = P.head(lambda: [
+        nn.Flatten(),  # AdaptiveAvgPool2d((7, 7)) is an identity on the 7x7 map of a 224 input
         nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(),
         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(),
         nn.Linear(4096, 1000),
-    )  # fmt: skip
+    ])  # fmt: skip
     return nn.Sequential(*layers), head
 
 
-def _basic_block(cin, planes, stride, conv, bn):
+def _basic_block(P, cin, planes, stride):
     body = nn.Sequential(
-        conv(cin, planes, 3, stride, 1, bias=False), bn(planes), nn.ReLU(),
-        conv(planes, planes, 3, 1, 1, bias=False), bn(planes),
+        P.conv(cin, planes, 3, stride, 1), P.bn(planes), nn.ReLU(),
+        P.conv(planes, planes, 3, 1, 1), P.bn(planes),
     )  # fmt: skip
     short = None
     if stride != 1 or cin != planes:
-        short = nn.Sequential(conv(cin, planes, 1, stride, bias=False), bn(planes))
+        short = nn.Sequential(P.conv(cin, planes, 1, stride), P.bn(planes))
     return _Residual(body, short), planes
 
 
-def _bottleneck_block(cin, planes, stride, conv, bn):
+def _bottleneck_block(P, cin, planes, stride):
     out = 4 * planes
     body = nn.Sequential(
-        conv(cin, planes, 1, bias=False), bn(planes), nn.ReLU(),
-        conv(planes, planes, 3, stride, 1, bias=False), bn(planes), nn.ReLU(),  # v1.5: stride on the 3x3
-        conv(planes, out, 1, bias=False), bn(out),
+        P.conv(cin, planes, 1), P.bn(planes), nn.ReLU(),
+        P.conv(planes, planes, 3, stride, 1), P.bn(planes), nn.ReLU(),  # v1.5: stride on the 3x3
+        P.conv(planes, out, 1), P.bn(out),
     )  # fmt: skip
     short = None
     if stride != 1 or cin != out:
-        short = nn.Sequential(conv(cin, out, 1, stride, bias=False), bn(out))
+        short = nn.Sequential(P.conv(cin, out, 1, stride), P.bn(out))
     return _Residual(body, short), out
 
 
-def _resnet(unit, depths, stem, conv, bn, pool, classes):
+def _resnet(P, unit, depths, stem, classes):
     layers, c = [stem], 64
     for stage, (planes, n) in enumerate(zip((64, 128, 256, 512), depths)):
         for j in range(n):
-            block, c = unit(c, planes, 2 if stage > 0 and j == 0 else 1, conv, bn)
+            block, c = unit(P, c, planes, 2 if stage > 0 and j == 0 else 1)
             layers.append(block)
-    return nn.Sequential(*layers), nn.Sequential(pool(1), nn.Flatten(), nn.Linear(c, classes))
+    return nn.Sequential(*layers), P.head(lambda: [P.gap(), nn.Flatten(), nn.Linear(c, classes)])
 
 
-def _resnet2d_stem():
-    return nn.Sequential(
-        nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
-    )
+def _resnet2d_stem(P):
+    return nn.Sequential(P.conv(3, 64, 7, 2, 3), P.bn(64), nn.ReLU(), P.maxpool(3, 2, 1))
 
 
-def ref_resnet18():
-    return _resnet(_basic_block, (2, 2, 2, 2), _resnet2d_stem(), nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d, 1000)
+def ref_resnet18(P):
+    return _resnet(P, _basic_block, (2, 2, 2, 2), _resnet2d_stem(P), 1000)
 
 
-def ref_resnet50():
-    return _resnet(
-        _bottleneck_block, (3, 4, 6, 3), _resnet2d_stem(), nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d, 1000
-    )
+def ref_resnet50(P):
+    return _resnet(P, _bottleneck_block, (3, 4, 6, 3), _resnet2d_stem(P), 1000)
 
 
-def ref_r3d_18():
-    stem = nn.Sequential(
-        nn.Conv3d(3, 64, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False), nn.BatchNorm3d(64), nn.ReLU()
-    )
-    return _resnet(_basic_block, (2, 2, 2, 2), stem, nn.Conv3d, nn.BatchNorm3d, nn.AdaptiveAvgPool3d, 400)
+def ref_r3d_18(P):
+    stem = nn.Sequential(P.conv(3, 64, (3, 7, 7), (1, 2, 2), (1, 3, 3)), P.bn(64), nn.ReLU())  # no max pool
+    return _resnet(P, _basic_block, (2, 2, 2, 2), stem, 400)
 
 
-def ref_mobilenet_v2():
+def ref_mobilenet_v2(P):
     def cbr(cin, cout, k, stride=1, groups=1):
-        return [
-            nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
-            nn.BatchNorm2d(cout),
-            nn.ReLU6(),
-        ]
+        return [P.conv(cin, cout, k, stride, (k - 1) // 2, groups=groups), P.bn(cout), P.relu6()]
 
     layers, c = cbr(3, 32, 3, 2), 32
     for t, cout, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
         for j in range(n):
             stride, hidden = (s if j == 0 else 1), c * t
             expand = [] if t == 1 else cbr(c, hidden, 1)
-            body = nn.Sequential(
-                *expand, *cbr(hidden, hidden, 3, stride, hidden), nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)
-            )
+            body = nn.Sequential(*expand, *cbr(hidden, hidden, 3, stride, hidden), P.conv(hidden, cout, 1), P.bn(cout))
             layers.append(_Residual(body, relu=False) if stride == 1 and c == cout else body)
             c = cout
     layers += cbr(c, 1280, 1)
-    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(1280, 1000))
-    return nn.Sequential(*layers), head
+    return nn.Sequential(*layers), P.head(lambda: [P.gap(), nn.Flatten(), nn.Dropout(0.2), nn.Linear(1280, 1000)])
 
 
 class _DenseLayer(_Module):
-    def __init__(self, cin, growth=32, bottleneck=128):
+    def __init__(self, P, cin, growth=32, bottleneck=128):
         super().__init__()
+        self.join = P.join
         self.new = nn.Sequential(
-            nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, bottleneck, 1, bias=False),
-            nn.BatchNorm2d(bottleneck), nn.ReLU(), nn.Conv2d(bottleneck, growth, 3, 1, 1, bias=False),
+            P.bn(cin), nn.ReLU(), P.conv(cin, bottleneck, 1),
+            P.bn(bottleneck), nn.ReLU(), P.conv(bottleneck, growth, 3, 1, 1),
         )  # fmt: skip
 
     def forward(self, x):
-        return torch.cat([x, self.new(x)], 1)
+        return self.join([x, self.new(x)])
 
 
-def ref_densenet121():
-    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
-    c = 64
+def ref_densenet121(P):
+    layers, c = [P.conv(3, 64, 7, 2, 3), P.bn(64), nn.ReLU(), P.maxpool(3, 2, 1)], 64
     for i, n in enumerate((6, 12, 24, 16)):
         for _ in range(n):
-            layers.append(_DenseLayer(c))
+            layers.append(_DenseLayer(P, c))
             c += 32
         if i < 3:
-            layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c // 2, 1, bias=False), nn.AvgPool2d(2, 2)]
+            layers += [P.bn(c), nn.ReLU(), P.conv(c, c // 2, 1), P.avgpool(2, 2)]
             c //= 2
-    layers += [nn.BatchNorm2d(c), nn.ReLU()]
-    return nn.Sequential(*layers), nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 1000))
+    layers += [P.bn(c), nn.ReLU()]
+    return nn.Sequential(*layers), P.head(lambda: [P.gap(), nn.Flatten(), nn.Linear(c, 1000)])
 
 
-def _bc(cin, cout, k=1, stride=1, padding=0):
-    """Conv (no bias) + BN + ReLU, Inception v3's basic unit."""
-    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, padding, bias=False), nn.BatchNorm2d(cout, eps=1e-3), nn.ReLU())
+def ref_inception_v3(P):
+    def bc(cin, cout, k=1, stride=1, padding=0):  # BasicConv2d: conv (no bias), BN(eps 0.001), ReLU
+        return nn.Sequential(P.conv(cin, cout, k, stride, padding), P.bn(cout, eps=1e-3), nn.ReLU())
 
-
-def _seq(*modules):
-    return nn.Sequential(*modules)
-
-
-def _inc_a(cin, pool):
-    return _Branches(
-        _bc(cin, 64),
-        _seq(_bc(cin, 48), _bc(48, 64, 5, 1, 2)),
-        _seq(_bc(cin, 64), _bc(64, 96, 3, 1, 1), _bc(96, 96, 3, 1, 1)),
-        _seq(nn.AvgPool2d(3, 1, 1), _bc(cin, pool)),
-    )
-
-
-def _inc_b(cin):
-    return _Branches(
-        _bc(cin, 384, 3, 2), _seq(_bc(cin, 64), _bc(64, 96, 3, 1, 1), _bc(96, 96, 3, 2)), nn.MaxPool2d(3, 2)
-    )
-
-
-def _inc_c(cin, c7):
+    seq = nn.Sequential
     row, col = ((1, 7), 1, (0, 3)), ((7, 1), 1, (3, 0))
-    return _Branches(
-        _bc(cin, 192),
-        _seq(_bc(cin, c7), _bc(c7, c7, *row), _bc(c7, 192, *col)),
-        _seq(_bc(cin, c7), _bc(c7, c7, *col), _bc(c7, c7, *row), _bc(c7, c7, *col), _bc(c7, 192, *row)),
-        _seq(nn.AvgPool2d(3, 1, 1), _bc(cin, 192)),
-    )
 
+    def a(cin, pool):
+        return _Branches(
+            P,
+            bc(cin, 64),
+            seq(bc(cin, 48), bc(48, 64, 5, 1, 2)),
+            seq(bc(cin, 64), bc(64, 96, 3, 1, 1), bc(96, 96, 3, 1, 1)),
+            seq(P.avgpool(3, 1, 1), bc(cin, pool)),
+        )
 
-def _inc_d(cin):
-    return _Branches(
-        _seq(_bc(cin, 192), _bc(192, 320, 3, 2)),
-        _seq(_bc(cin, 192), _bc(192, 192, (1, 7), 1, (0, 3)), _bc(192, 192, (7, 1), 1, (3, 0)), _bc(192, 192, 3, 2)),
-        nn.MaxPool2d(3, 2),
-    )
+    def b(cin):
+        return _Branches(
+            P, bc(cin, 384, 3, 2), seq(bc(cin, 64), bc(64, 96, 3, 1, 1), bc(96, 96, 3, 2)), P.maxpool(3, 2)
+        )
 
+    def c(cin, c7):
+        return _Branches(
+            P,
+            bc(cin, 192),
+            seq(bc(cin, c7), bc(c7, c7, *row), bc(c7, 192, *col)),
+            seq(bc(cin, c7), bc(c7, c7, *col), bc(c7, c7, *row), bc(c7, c7, *col), bc(c7, 192, *row)),
+            seq(P.avgpool(3, 1, 1), bc(cin, 192)),
+        )
 
-def _inc_e(cin):
-    def split(c):
-        return _Branches(_bc(c, 384, (1, 3), 1, (0, 1)), _bc(c, 384, (3, 1), 1, (1, 0)))
+    def d(cin):
+        return _Branches(
+            P,
+            seq(bc(cin, 192), bc(192, 320, 3, 2)),
+            seq(bc(cin, 192), bc(192, 192, *row), bc(192, 192, *col), bc(192, 192, 3, 2)),
+            P.maxpool(3, 2),
+        )
 
-    return _Branches(
-        _bc(cin, 320),
-        _seq(_bc(cin, 384), split(384)),
-        _seq(_bc(cin, 448), _bc(448, 384, 3, 1, 1), split(384)),
-        _seq(nn.AvgPool2d(3, 1, 1), _bc(cin, 192)),
-    )
+    def e(cin):
+        def split(ch):
+            return _Branches(P, bc(ch, 384, (1, 3), 1, (0, 1)), bc(ch, 384, (3, 1), 1, (1, 0)))
 
+        return _Branches(
+            P,
+            bc(cin, 320),
+            seq(bc(cin, 384), split(384)),
+            seq(bc(cin, 448), bc(448, 384, 3, 1, 1), split(384)),
+            seq(P.avgpool(3, 1, 1), bc(cin, 192)),
+        )
 
-def ref_inception_v3():
-    features = nn.Sequential(
-        _bc(3, 32, 3, 2), _bc(32, 32, 3), _bc(32, 64, 3, 1, 1), nn.MaxPool2d(3, 2),
-        _bc(64, 80), _bc(80, 192, 3), nn.MaxPool2d(3, 2),
-        _inc_a(192, 32), _inc_a(256, 64), _inc_a(288, 64), _inc_b(288),
-        _inc_c(768, 128), _inc_c(768, 160), _inc_c(768, 160), _inc_c(768, 192),
-        _inc_d(768), _inc_e(1280), _inc_e(2048),
+    features = seq(
+        bc(3, 32, 3, 2), bc(32, 32, 3), bc(32, 64, 3, 1, 1), P.maxpool(3, 2),
+        bc(64, 80), bc(80, 192, 3), P.maxpool(3, 2),
+        a(192, 32), a(256, 64), a(288, 64), b(288),
+        c(768, 128), c(768, 160), c(768, 160), c(768, 192),
+        d(768), e(1280), e(2048),
     )  # fmt: skip
-    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(), nn.Linear(2048, 1000))
-    aux = nn.Sequential(
-        nn.AvgPool2d(5, 3), _bc(768, 128), _bc(128, 768, 5), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(768, 1000)
-    )
+    head = P.head(lambda: [P.gap(), nn.Flatten(), nn.Dropout(), nn.Linear(2048, 1000)])
+    aux = P.head(lambda: [P.avgpool(5, 3), bc(768, 128), bc(128, 768, 5), P.gap(), nn.Flatten(), nn.Linear(768, 1000)])
     return features, nn.ModuleList([head, aux])
 
 
@@ -293,7 +330,7 @@ class _UNet(_Module):
         return self.classifier(x)
 
 
-def ref_unet():
+def ref_unet(P):
     return _UNet(), nn.Identity()
 
 
@@ -323,7 +360,7 @@ class _WaveNet(_Module):
         return self.post(total)
 
 
-def ref_wavenet():
+def ref_wavenet(P):
     return _WaveNet(), nn.Identity()
 
 
@@ -363,8 +400,9 @@ def analyses():
 
 
 def _reference(name):
+    dims = 3 if name == "r3d_18_3d" else 2
     with torch.device("meta"):
-        return MODELS[name][1]()
+        return MODELS[name][1](Prims(dims))
 
 
 def _count(*modules):
@@ -438,8 +476,9 @@ def _positive(module, weight=1.0):
     for m in module.modules():
         if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.constant_(m.weight, weight)
-            nn.init.zeros_(m.bias)
-    return module
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module.eval()
 
 
 def _supports(net, input_shape, units):
@@ -580,3 +619,40 @@ def test_wavenet_shortest_path_matches_gradients(analyses):
     net.skip_scale = [1.0] + [0.0] * (len(net.dilations) - 1)  # only the first layer's skip
     (box,) = _supports(net, (4000,), [(3000,)])
     assert box[0][1] - box[0][0] + 1 == 2 == analyses["wavenet_1d"].output.axes[0].receptive_field_min
+
+
+# -- the classification networks' receptive fields, measured on their 1-D views ------------------------
+
+#: spec -> (input size for the measurement: large enough that some output units' whole regions lie
+#: inside it, so zero padding hides nothing; the distinct axes to measure)
+RF_MEASURED = {
+    "torchvision_vgg16": ((448, 448), (0,)),
+    "torchvision_resnet18": ((512, 512), (0,)),
+    "torchvision_resnet50": ((512, 512), (0,)),
+    "torchvision_mobilenet_v2": ((576, 576), (0,)),
+    "torchvision_densenet121": ((2112, 2112), (0,)),
+    "torchvision_inception_v3": ((1387, 1387), (0, 1)),  # 299 + 34 x 32; (1, 7) and (7, 1) kernels
+    "r3d_18_3d": ((128, 256, 256), (0, 1)),  # time and space differ
+}
+
+
+@needs_torch
+@pytest.mark.torch
+@pytest.mark.parametrize("name", sorted(RF_MEASURED))
+def test_receptive_field_matches_gradients(name):
+    """Every output unit whose region lies inside the input: the engine's box is the measured support."""
+    size, axes = RF_MEASURED[name]
+    out = analyze(load_spec(str(ZOO / f"{name}.yaml")), size).output
+    for axis in axes:
+        figures = out.axes[axis]
+        assert figures.uniform and figures.effective_stride.denominator == 1
+        stride, padding, rf = int(figures.effective_stride), figures.effective_padding, figures.receptive_field
+        assert (rf, stride, padding) == (HEADLINE[name][axis][0], HEADLINE[name][axis][2], HEADLINE[name][axis][3])
+        inside = [u for u in range(out.output_size[axis]) if u * stride - padding >= 0 and u * stride - padding + rf <= size[axis]]
+        assert inside, f"{name}: no unit of axis {axis} sees only real pixels at {size}; use a larger input"
+        features, _ = MODELS[name][1](Prims(len(size), axis))
+        net = _positive(features)
+        measured = _supports(net, (size[axis],), [(u,) for u in inside])
+        for u, (box,) in zip(inside, measured):
+            unit = tuple(u if a == axis else 0 for a in range(len(size)))
+            assert unit_box(out, unit)[axis] == box == (u * stride - padding, u * stride - padding + rf - 1)
