@@ -530,6 +530,7 @@ def build_graph(data: Any, positions: Positions, file: str) -> Graph:
         target=spec.target,
         review=spec.review,
         raw=data,
+        positions=positions,
     )
 
 

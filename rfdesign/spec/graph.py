@@ -84,6 +84,13 @@ class Graph:
     target: Any = None
     review: dict[str, Any] | None = None
     raw: dict[str, Any] | None = field(default=None, repr=False)
+    positions: Any = field(default=None, repr=False)  # rfdesign.spec.yamlload.Positions, for located errors
+
+    def locate(self, path: tuple[Any, ...]) -> Location:
+        """The location of a path in the spec file (the file itself when unknown)."""
+        if self.positions is None:
+            return Location(self.file)
+        return self.positions.locate(path)
 
     @property
     def dims(self) -> int:

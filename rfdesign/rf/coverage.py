@@ -1,0 +1,125 @@
+"""Which input pixels reach the output: exact coverage on the finite grid.
+
+Unlike the receptive-field figures (which treat every axis as infinite), this
+works on the real, finite feature maps: starting from every unit of the
+output node, it walks the graph backwards and marks, per axis, every unit of
+every node that some output unit actually reads (dilated taps, stride gaps,
+borders, and the rows floor division leaves unread are all exact).
+
+Per-axis sets are exact for chains, where the pixels seen are a product of
+per-axis sets. In a DAG the union over paths is taken per axis, which can
+call a pixel seen when only its row is seen by one branch and its column by
+another; such networks are rare and this is documented in the rule pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from rfdesign.rf.analysis import Analysis, LayerResult
+from rfdesign.spec import ops
+from rfdesign.spec.graph import INPUT
+
+Units = set[int]
+
+
+def _taps(layer: LayerResult, axis: int, units: Units, in_size: int) -> Units:
+    """The units of the layer's input that ``units`` of its output read, along ``axis``."""
+    node = layer.node
+    geometry = layer.geometry
+    op = node.op
+    if op in ops.WINDOW_OPS and op != ops.CONV_TRANSPOSE:
+        stride, dilation, kernel = node.stride[axis], node.dilation[axis], node.kernel[axis]
+        assert geometry.padding is not None
+        start = geometry.padding[axis][0]
+        result: Units = set()
+        for j in range(kernel):  # type: ignore[arg-type]
+            offset = j * dilation - start  # type: ignore[operator]
+            result.update(v * stride + offset for v in units)  # type: ignore[operator]
+    elif op == ops.CONV_TRANSPOSE:
+        stride, dilation, kernel = node.stride[axis], node.dilation[axis], node.kernel[axis]
+        assert geometry.padding is not None
+        crop = geometry.padding[axis][0]
+        result = set()
+        for v in units:
+            for j in range(kernel):  # type: ignore[arg-type]
+                target = v + crop - j * dilation  # type: ignore[operator]
+                if target % stride == 0:  # type: ignore[operator]
+                    result.add(target // stride)  # type: ignore[operator]
+    elif op in (ops.GLOBAL_POOL, ops.LINEAR):
+        result = set(range(in_size)) if units else set()
+    elif op in (ops.UPSAMPLE, ops.DEPTH_TO_SPACE, ops.SPACE_TO_DEPTH, ops.PAD, ops.CROP):
+        op_map = geometry.maps[axis]
+        result = set()
+        for v in units:
+            lo, hi = op_map.lo_at(v), op_map.hi_at(v)
+            if lo is not None and hi is not None:
+                result.update(range(lo, hi + 1))
+    else:  # identity, norm
+        result = set(units)
+    return {u for u in result if 0 <= u < in_size}
+
+
+def _input_size(analysis: Analysis, name: str) -> tuple[int, ...]:
+    return analysis.input_size if name == INPUT else analysis.layers[name].output_size
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Per node (and ``input``) and axis, the units some output unit reads."""
+
+    needed: dict[str, tuple[Units, ...]]
+
+    def seen_pixels(self) -> tuple[Units, ...]:
+        """Per axis, the input pixels that reach at least one output unit."""
+        return self.needed[INPUT]
+
+
+def coverage(analysis: Analysis, outputs: Iterable[str] | None = None) -> Coverage:
+    """Walk back from every unit of ``outputs`` (default: the primary output)."""
+    dims = len(analysis.input_size)
+    names = list(outputs) if outputs is not None else [analysis.outputs[0]]
+    needed: dict[str, list[Units]] = {}
+    for name in names:
+        size = analysis.layers[name].output_size
+        needed[name] = [set(range(n)) for n in size]
+    for name in reversed(list(analysis.layers)):
+        if name not in needed:
+            continue
+        layer = analysis.layers[name]
+        units = needed[name]
+        gates = layer.geometry.gate_inputs
+        for index, source in enumerate(layer.node.inputs):
+            in_size = _input_size(analysis, source)
+            if layer.geometry.maps:
+                reached = [_taps(layer, axis, units[axis], in_size[axis]) for axis in range(dims)]
+            elif index in gates:
+                reached = [set(range(n)) if any(units) else set() for n in in_size]
+            else:
+                reached = [set(u) for u in units]
+            target = needed.setdefault(source, [set() for _ in range(dims)])
+            for axis in range(dims):
+                target[axis] |= reached[axis]
+    needed.setdefault(INPUT, [set() for _ in range(dims)])
+    return Coverage({name: tuple(sets) for name, sets in needed.items()})
+
+
+def unseen_fraction(seen: tuple[Units, ...], size: tuple[int, ...]) -> Fraction:
+    """The fraction of input pixels outside the product of the per-axis seen sets."""
+    covered = Fraction(1)
+    for units, n in zip(seen, size):
+        covered *= Fraction(len(units), n)
+    return 1 - covered
+
+
+def gaps(units: Units, size: int) -> tuple[list[int], list[int], list[int]]:
+    """Split the unseen indices of one axis into (leading, interior, trailing)."""
+    if not units:
+        return [], [], list(range(size))
+    first, last = min(units), max(units)
+    leading = list(range(first))
+    trailing = list(range(last + 1, size))
+    interior = [u for u in range(first, last + 1) if u not in units]
+    return leading, interior, trailing
