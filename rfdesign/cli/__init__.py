@@ -171,6 +171,111 @@ def _print_coordinates(result: Any, focus: Any, unit: str | None, pixel: str | N
         click.echo(f"input pixel {data['pixel']} is seen by units {spans} of `{focus.name}`")
 
 
+def expand_sources(patterns: tuple[str, ...]) -> list[str]:
+    """Expand globs (for shells that do not), keeping order and dropping duplicates."""
+    import glob
+
+    paths: list[str] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?[") and not os.path.exists(pattern):
+            matches = sorted(glob.glob(pattern, recursive=True))
+            if not matches:
+                raise SpecError(f"no file matches {pattern!r}")
+            paths.extend(matches)
+        else:
+            paths.append(pattern)
+    return list(dict.fromkeys(paths))
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--select", metavar="CODES", help="Only these rules (codes or prefixes, comma-separated: RF1,RF205).")
+@click.option("--ignore", metavar="CODES", help="Skip these rules (codes or prefixes, comma-separated).")
+@click.option("--min-rf", type=click.IntRange(min=1), help="Target receptive field for RF101 when a spec has none.")
+@click.option("--input-size", metavar="H,W", help="Check at this input size instead of each spec's.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when error-level findings are reported.")
+@handle_errors
+def check(
+    specs: tuple[str, ...],
+    fmt: str,
+    select: str | None,
+    ignore: str | None,
+    min_rf: int | None,
+    input_size: str | None,
+    exit_zero: bool,
+) -> None:
+    """Design review of one or more specs (globs allowed): rules RF101..., like a linter.
+
+    \b
+    Exit codes: 0 no error-level findings, 1 some, 2 bad input.
+    `rfdesign rule` lists the rules; `rfdesign rule RF104` explains one.
+    """
+    from rfdesign.cli import check_render
+    from rfdesign.io.sources import load_graph
+    from rfdesign.review.config import parse_codes
+    from rfdesign.review.rule import all_rules
+    from rfdesign.review.runner import review, spec_config
+    from rfdesign.rf.analysis import analyze as run_analysis
+
+    rules = all_rules()
+    known = list(rules)
+    selected = parse_codes(select, "--select", known) if select else ()
+    ignored = parse_codes(ignore, "--ignore", known) if ignore else ()
+    size = parse_ints(input_size, "--input-size", 1)
+    outcomes: list[check_render.Outcome] = []
+    for path in expand_sources(specs):
+        try:
+            graph = load_graph(path)
+            config = spec_config(graph).merged(selected, ignored, {"min_rf": min_rf})
+            analysis = None
+            if size is not None:
+                full = size * graph.dims if len(size) == 1 else size
+                if len(full) != graph.dims:
+                    raise SpecError(f"--input-size has {len(full)} values but `{path}` has {graph.dims} spatial axes")
+                analysis = run_analysis(graph, full)
+            result = review(graph, config, analysis)
+            outcomes.append((path, list(result.findings), None))
+        except SpecError as exc:
+            outcomes.append((path, None, exc))
+    if fmt == "json":
+        click.echo(check_render.json_text(outcomes))
+    elif fmt == "sarif":
+        click.echo(check_render.sarif(outcomes, rules))
+    elif fmt == "github":
+        click.echo(check_render.github(outcomes))
+    else:
+        click.echo(check_render.text(outcomes))
+    if any(error is not None for _, _, error in outcomes):
+        sys.exit(EXIT_BAD_INPUT)
+    errors = any(f.severity == "error" for _, found, _ in outcomes for f in found or [])
+    sys.exit(1 if errors and not exit_zero else 0)
+
+
+@main.command()
+@click.argument("code", required=False)
+@handle_errors
+def rule(code: str | None) -> None:
+    """Explain rule CODE (what it checks, why, an example, the fix), or list every rule."""
+    from rfdesign.review.docs import rule_markdown
+    from rfdesign.review.rule import all_rules
+    from rfdesign.spec.suggest import did_you_mean
+
+    rules = all_rules()
+    if code is None:
+        width = max(len(r.name) for r in rules.values())
+        for item in rules.values():
+            click.echo(f"{item.code}  {item.name.ljust(width)}  {item.severity:<7}  {item.summary}")
+        return
+    key = code.upper()
+    by_name = {r.name: c for c, r in rules.items()}
+    key = by_name.get(code, key)
+    if key not in rules:
+        raise SpecError(f"no rule {code!r}", hint=did_you_mean(code.upper(), list(rules)) or "`rfdesign rule` lists them")
+    click.echo(rule_markdown(rules[key]))
+
+
 @main.command()
 @handle_errors
 def schema() -> None:

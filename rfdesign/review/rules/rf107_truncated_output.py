@@ -97,7 +97,10 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
     if len(set(size)) == 1:
         axes = list(range(dims))
     below, above = clean_size(ctx.graph, size, axes)
-    parts = [f"the last {len(rows)} {unit_words(axis, dims)}" for axis, rows in dropped.items()]
+    parts = [
+        f"the last {len(rows)} {unit_words(axis, dims)}" if len(rows) > 1 else f"the last {unit_words(axis, dims)[:-1]}"
+        for axis, rows in dropped.items()
+    ]
     suggestion = " or ".join(str(s) for s in (below, above) if s is not None)
     fix = f"use input size {suggestion} along {along(axes, dims)}" if suggestion else "pad the input"
     yield ctx.finding(
