@@ -126,7 +126,7 @@ def test_bad_review_settings_are_located(write_spec):
     path = write_spec(RULES["RF110"].example + "\nreview:\n  ignore: [RF999]\n")
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 2
-    assert f"{path}:6:11: error: `review.ignore`: no rule matches 'RF999'" in result.stdout + result.stderr
+    assert f"{path}:6:11: error: `review.ignore`: no rule matches 'RF999'" in result.stderr
 
 
 def test_cli_exit_codes_and_select(write_spec):
@@ -163,7 +163,7 @@ def test_cli_bad_spec_among_good_ones_exits_2(write_spec):
     bad = write_spec("name: x\n", "bad.yaml")
     result = CliRunner().invoke(main, ["check", str(good), str(bad)])
     assert result.exit_code == 2
-    assert "bad.yaml:1:1: error: missing required key `input`" in result.stdout
+    assert "bad.yaml:1:1: error: missing required key `input`" in result.stderr
 
 
 def test_sarif_is_well_formed(write_spec):

@@ -246,6 +246,9 @@ def check(
     elif fmt == "github":
         click.echo(check_render.github(outcomes))
     else:
+        for _, _, error in outcomes:
+            if error is not None:
+                click.echo(error.render(), err=True)
         click.echo(check_render.text(outcomes))
     if any(error is not None for _, _, error in outcomes):
         sys.exit(EXIT_BAD_INPUT)

@@ -46,11 +46,8 @@ def summary(outcomes: Sequence[Outcome]) -> str:
 
 
 def text(outcomes: Sequence[Outcome]) -> str:
-    lines = []
-    for _, found, error in outcomes:
-        if error is not None:
-            lines.append(error.render())
-        lines.extend(finding_line(f) for f in found or [])
+    """Findings one per line, then the summary (errors in the specs go to stderr, see the CLI)."""
+    lines = [finding_line(f) for _, found, _ in outcomes for f in found or []]
     lines.append(summary(outcomes))
     return "\n".join(lines)
 
