@@ -88,7 +88,7 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
             f"the output grid of `{out.name}` is off-centre by {number(abs(total))} px along {along(axes, dims)} "
             f"({direction}); shifts come from {listed}",
             layer=first,
-            fix=f"use symmetric padding, or add {number(-total)} px when mapping output units back to the image",
+            fix=f"use symmetric padding, or shift output coordinates by {number(-total)} px when mapping them to the image",
             axes=axes,
             shift=number(total),
             contributors={name: number(delta) for name, delta in contributors},
