@@ -18,7 +18,8 @@ Two modes:
     every weight positive and constant, no biases, max pooling replaced by an
     average of the same geometry, norms and activations by identity, and the
     spatial-size-1 gate input of a ``mul`` dropped (the mul passes its spatial
-    input through). Resampling uses exact rational source positions (PyTorch's
+    input through; a ``mul`` of spatial inputs is summed, which has the same
+    support without overflowing). Resampling uses exact rational source positions (PyTorch's
     ``interpolate`` formulas evaluated with :class:`fractions.Fraction`), so a
     bilinear tap whose weight is exactly zero contributes exactly zero.
     Default dtype float64 (deep nets underflow in float32).
@@ -335,6 +336,52 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
             return x
         return x.narrow(dim, start, length)
 
+    def window_1d(x, axis: int, k: int, s: int, d: int, pads: tuple[int, int], out: int):  # noqa: ANN001, ANN202
+        """One-channel probe window along one axis: y[v] = mean_j x[v*s - before + j*d] (zeros outside).
+
+        Sums of strided slices: the same taps as a convolution with a constant
+        kernel, much faster than float64 ``conv`` on one channel, exact zeros kept.
+        """
+        k_eff = effective_kernel(k, d)
+        n = x.shape[2 + axis]
+        extra = max(0, (out - 1) * s + k_eff - (n + pads[0] + pads[1]))
+        pairs = [(0, 0)] * (x.dim() - 2)
+        pairs[axis] = (pads[0], pads[1] + extra)
+        x = pad(x, pairs)
+        dim = 2 + axis
+        index: list[Any] = [slice(None)] * x.dim()
+        index[dim] = slice(None, None, s)
+        acc = None
+        for j in range(k):
+            part = x.narrow(dim, j * d, (out - 1) * s + 1)
+            if s > 1:
+                part = part[tuple(index)]
+            acc = part if acc is None else acc + part
+        return acc * (1.0 / k)
+
+    def transposed_1d(x, axis: int, k: int, s: int, d: int, crop: int, out: int):  # noqa: ANN001, ANN202
+        """One-channel probe transposed conv along one axis: input i adds to outputs i*s + j*d - crop."""
+        dim = 2 + axis
+        n = x.shape[dim]
+        if s > 1:  # insert s - 1 zeros after every input unit
+            z = x.unsqueeze(dim + 1)
+            pairs = [(0, 0)] * (z.dim() - 2)
+            pairs[axis + 1] = (0, s - 1)
+            z = pad(z, pairs)
+            shape = list(x.shape)
+            shape[dim] = n * s
+            x = z.reshape(shape).narrow(dim, 0, (n - 1) * s + 1)
+        k_eff = effective_kernel(k, d)
+        full = (n - 1) * s + k_eff
+        pairs = [(0, 0)] * (x.dim() - 2)
+        pairs[axis] = (k_eff - 1, k_eff - 1)
+        x = pad(x, pairs)
+        acc = None
+        for j in range(k):
+            part = x.narrow(dim, k_eff - 1 - j * d, full)
+            acc = part if acc is None else acc + part
+        return narrow(acc * (1.0 / max(1, k // s)), axis, crop, out)
+
     def conv_fn(dims: int):  # noqa: ANN202
         return {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
 
@@ -392,6 +439,13 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
         def forward(self, inputs, like=None):  # noqa: ANN001, ANN201
             x = inputs[0]
             geo = window_geometry(self.node, spatial(x))
+            if self.one:
+                for axis, (k, s, d, out, pair) in enumerate(geo):
+                    if self.node.op == "conv":
+                        x = window_1d(x, axis, k, s, d, pair, out)
+                    else:
+                        x = transposed_1d(x, axis, k, s, d, pair[0], out)
+                return x
             if self.node.op == "conv":
                 return self.layer(pad(x, [g[4] for g in geo]))
             # transposed: the full output, then PyTorch's/TensorFlow's crop (zeros past the end), then bias
@@ -430,6 +484,10 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
             pairs = [g[4] for g in geo]
             outs = [g[3] for g in geo]
             is_max = node.op == "maxpool"
+            if self.one:
+                for axis, (k, s, d, out, pair) in enumerate(geo):
+                    x = window_1d(x, axis, k, s, d, pair, out)
+                return x
             if not self.probe and node.padding != "same":
                 symmetric = all(b == a and b <= k // 2 for (b, a), k in zip(pairs, self.kernel))
                 if symmetric and (is_max or all(d == 1 for d in self.dilation)):
@@ -536,8 +594,9 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
             if any(n % k for n, k in zip(size, f)):
                 raise SpecError(f"layer `{self.node.name}`: size {size} not divisible by {f}", self.node.location)
             if self.one:  # every output unit reads its f x f patch
-                weight = torch.full((1, 1, *f), 1.0 / math.prod(f), dtype=x.dtype, device=x.device)
-                return conv_fn(self.dims)(x, weight, None, stride=f)
+                for axis, k in enumerate(f):
+                    x = window_1d(x, axis, k, k, 1, (0, 0), size[axis] // k)
+                return x
             b, c = x.shape[:2]
             small = [n // k for n, k in zip(size, f)]
             shape = [b, c]
@@ -571,8 +630,12 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
             op = self.node.op
             if op == "mul":
                 gates = _gate_inputs([spatial(t) for t in inputs])
-                if self.probe:
+                if self.probe:  # drop the gates; a sum has the same support as a product of positives, without overflow
                     inputs = [t for i, t in enumerate(inputs) if i not in gates]
+                    y = inputs[0]
+                    for t in inputs[1:]:
+                        y = y + t
+                    return y
                 y = inputs[0]
                 for t in inputs[1:]:
                     y = y * t

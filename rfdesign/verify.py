@@ -1,0 +1,463 @@
+"""Measure receptive fields by back-propagation: an oracle independent of :mod:`rfdesign.rf`.
+
+:func:`measure` builds the graph as a *probe* module
+(:func:`rfdesign.io.torch_build.build_module` with ``mode="probe"``: every
+weight positive and constant, no biases, max pooling averaged, norms and
+activations identity, broadcast ``mul`` gates dropped, float64, one channel)
+and reads receptive fields off gradients. It shares no code with the
+analytic engine; only the spec parser.
+
+Method, per layer and spatial axis ``a``:
+
+1. ``x = ones`` (requiring grad) at some input size; forward in probe mode.
+2. Take output units along ``a`` near the middle of the layer's output (the
+   other axes at their middle unit): one whole *period* ``P`` of units
+   ``u0 .. u0+P-1`` and, for one phase ``r``, the units one and two periods
+   later. ``P`` is a bound computed from the graph (the product of the
+   periods of transposed convs, upsamplings and depth-to-space along the
+   paths, so a multiple of the true period of the unit -> region map; 1 for
+   an ordinary CNN). ``u0`` is a multiple of ``P``.
+3. For each unit, back-propagate from that single unit (summed over
+   channels) and read the first and last input pixel along ``a`` whose
+   gradient (summed over the other axes) is non-zero. With positive weights
+   nothing cancels, so the non-zero set is exactly the set of input pixels
+   that some path reaches; its extent (holes included) is the unit's region.
+4. The region must lie inside the input with a margin of its own size on
+   both sides (so that no part of it fell on the border, not even behind a
+   hole). If not, the input is doubled along ``a`` (other axes unchanged)
+   and the layer is measured again. Sizes go ``n, 2n, 4n, ...``; a layer
+   starts at the first size that a cheap upper bound of its field says can
+   fit it, and the other axes are shrunk (halved while every layer still has
+   an output) to save memory.
+
+Figures (the same definitions as :mod:`rfdesign.rf`, on an infinite axis):
+
+``receptive_field``
+    the largest extent over the ``P`` phases;
+``receptive_field_position_min``
+    the smallest extent over the phases (below the former only when
+    neighbouring units see regions of different sizes, i.e. after upsampling
+    or transposed convolution);
+``effective_stride``
+    ``(first(u + P) - first(u)) / P`` as a :class:`fractions.Fraction`;
+``effective_padding``
+    how far unit 0's region starts before pixel 0, extrapolated from the
+    interior unit ``u0``: ``(u0 / P) * (first(u0 + P) - first(u0)) - first(u0)``.
+
+Every figure depends on the input size when a layer uses ``padding: same``
+(or a fixed-size resample), so compare with the engine at
+``AxisMeasurement.input_size``, the size actually used.
+
+Limits:
+
+* Units whose output length along ``a`` does not grow with the input
+  (after ``global_pool``/``linear``, or a fixed-size ``upsample`` with a
+  short period) cannot be moved away from the border. They are measured at
+  the given size as they are (``clipped=True``): the region is the part of
+  the field inside the input; stride and padding are not measured.
+* If ``first(u)`` is not periodic with period ``P`` (a merge of branches
+  with different strides), stride and padding are ``None`` (see ``note``).
+* A unit in a hole (a transposed conv with stride above its kernel) sees
+  nothing; its phase is left out of the figures, and the padding is ``None``
+  when unit 0 is such a unit.
+* The measurement treats channels as fully mixed, like the engine (the probe
+  collapses channels): a ``space_to_depth`` directly undone by
+  ``depth_to_space`` counts its window.
+* Inputs are capped at ``max_input`` pixels along the measured axis; a
+  layer whose field does not fit is returned with ``None`` figures and a note.
+"""
+
+from __future__ import annotations
+
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from rfdesign.errors import SpecError, require
+from rfdesign.spec.graph import INPUT, Graph
+
+
+@dataclass(frozen=True)
+class AxisMeasurement:
+    """What the gradients say about one layer along one axis."""
+
+    axis: int
+    input_size: tuple[int, ...]  # the input size the figures were measured at
+    receptive_field: int | None
+    receptive_field_position_min: int | None
+    effective_stride: Fraction | None
+    effective_padding: int | None
+    period: int  # the period bound P used
+    units: tuple[tuple[int, tuple[int, int] | None], ...]  # (unit along the axis, (first, last) pixel or None)
+    unit: tuple[int, ...] | None  # full index of the first measured unit (other axes: the middle unit)
+    clipped: bool = False  # the unit could not be kept away from the border (see module docstring)
+    note: str = ""
+
+    @property
+    def measured(self) -> bool:
+        return self.receptive_field is not None
+
+
+# ---------------------------------------------------------------------------
+# graph bookkeeping (sizes, period bounds, size heuristics)
+# ---------------------------------------------------------------------------
+
+
+def _period_bounds(graph: Graph, shapes: dict, axis: int) -> dict[str, int]:
+    """Per node, a multiple of the period of its unit -> region map along ``axis``."""
+    period: dict[str, int] = {INPUT: 1}
+    for name, node in graph.nodes.items():
+        if name not in shapes:
+            continue
+        p = period[node.inputs[0]]
+        op = node.op
+        if op in ("add", "concat", "mul"):
+            p = 1
+            for source in node.inputs:
+                p = p * period[source] // math.gcd(p, period[source])
+        elif op == "conv_transpose":
+            p *= int(node.stride[axis])
+        elif op == "depth_to_space":
+            p *= node.factor[axis]  # type: ignore[index]
+        elif op == "upsample":
+            n = shapes[node.inputs[0]][1][axis]
+            m = shapes[name][1][axis]
+            if node.mode == "linear" and node.align_corners:
+                p *= (m - 1) // math.gcd(n - 1, m - 1) if m > 1 else 1
+            else:
+                p *= m // math.gcd(n, m)
+        period[name] = p
+    return period
+
+
+def _field_bounds(graph: Graph, shapes: dict, axis: int) -> dict[str, int]:
+    """Per node, a generous bound on |padding| + 2 x field along ``axis``, to pick a first input size."""
+    stride: dict[str, Fraction] = {INPUT: Fraction(1)}
+    field: dict[str, Fraction] = {INPUT: Fraction(1)}
+    offset: dict[str, Fraction] = {INPUT: Fraction(0)}
+    for name, node in graph.nodes.items():
+        if name not in shapes:
+            continue
+        src = node.inputs[0]
+        s, f, o = stride[src], field[src], offset[src]
+        op = node.op
+        if op in ("add", "concat", "mul"):
+            s = max(stride[x] for x in node.inputs)
+            f = max(field[x] for x in node.inputs)
+            o = max(offset[x] for x in node.inputs)
+        elif op in ("conv", "maxpool", "avgpool"):
+            k_eff = int(node.dilation[axis]) * (int(node.kernel[axis]) - 1) + 1
+            f += (k_eff - 1) * s
+            o += k_eff * s
+            s *= int(node.stride[axis])
+        elif op == "conv_transpose":
+            k_eff = int(node.dilation[axis]) * (int(node.kernel[axis]) - 1) + 1
+            f += k_eff * s
+            o += k_eff * s
+            s /= int(node.stride[axis])
+        elif op == "upsample" or op == "depth_to_space":
+            n = shapes[src][1][axis]
+            m = shapes[name][1][axis]
+            f += s
+            o += s
+            s = s * n / m
+        elif op == "space_to_depth":
+            k = node.factor[axis]  # type: ignore[index]
+            f += (k - 1) * s
+            s *= k
+        elif op == "pad":
+            o += node.padding[axis][0] * s  # type: ignore[index]
+        elif op in ("global_pool", "linear"):
+            n = shapes[src][1][axis]
+            f += (n - 1) * s
+            s *= n
+        stride[name], field[name], offset[name] = s, f, o
+    return {name: math.ceil(2 * field[name] + offset[name]) for name in field}
+
+
+def _shapes(graph: Graph, size: Sequence[int], nodes: Iterable[str]) -> dict | None:
+    from rfdesign.io.torch_build import infer_shapes
+
+    try:
+        return infer_shapes(graph, size, nodes)
+    except SpecError:
+        return None
+
+
+def _sizes(base: tuple[int, ...], axis: int, n: int) -> tuple[int, ...]:
+    return base[:axis] + (n,) + base[axis + 1 :]
+
+
+def _shrink_others(graph: Graph, base: tuple[int, ...], axis: int, names: list[str]) -> tuple[int, ...]:
+    """Halve the other axes while every layer still has an output (saves memory; they are not measured)."""
+    size = list(base)
+    for other in range(len(base)):
+        if other == axis:
+            continue
+        while size[other] > 1:
+            trial = list(size)
+            trial[other] = (size[other] + 1) // 2
+            if _shapes(graph, trial, names) is None:
+                break
+            size = trial
+    return tuple(size)
+
+
+# ---------------------------------------------------------------------------
+# measurement
+# ---------------------------------------------------------------------------
+
+
+class _Probe:
+    """One forward of the probe module with the autograd graph kept for several backward passes."""
+
+    def __init__(self, torch, module, graph: Graph, size: tuple[int, ...], names: list[str]):  # noqa: ANN001
+        self.torch = torch
+        self.size = size
+        channels = 1 if module.channels == "one" else graph.input_channels
+        self.x = torch.ones((1, channels, *size), dtype=torch.float64, requires_grad=True)
+        self.outputs = module(self.x, outputs=names)
+
+    def region(self, name: str, index: tuple[int, ...], axis: int) -> tuple[int, int] | None:
+        torch = self.torch
+        y = self.outputs[name]
+        unit = y[(0, slice(None), *index)].sum()
+        if not unit.requires_grad:
+            return None
+        (grad,) = torch.autograd.grad(unit, self.x, retain_graph=True)
+        dims = [d for d in range(grad.dim()) if d != 2 + axis]
+        line = grad.sum(dim=dims)
+        hits = torch.nonzero(line > 0).flatten()
+        if hits.numel() == 0:
+            return None
+        return int(hits[0]), int(hits[-1])
+
+    def close(self) -> None:
+        self.outputs = {}
+        self.x = None
+
+
+def _inside(region: tuple[int, int] | None, n: int) -> bool:
+    if region is None:
+        return True
+    lo, hi = region
+    extent = hi - lo + 1
+    return lo >= extent and hi <= n - 1 - extent
+
+
+def _measure_layer(probe: _Probe, name: str, axis: int, period: int) -> AxisMeasurement | None:
+    """Measure ``name`` at the probe's input size; None when the units do not fit (enlarge)."""
+    y = probe.outputs[name]
+    spatial = tuple(y.shape[2:])
+    m = spatial[axis]
+    p = period
+    if m < 2 * p + 1:
+        return None
+    n = probe.size[axis]
+    middle = [s // 2 for s in spatial]
+    u0 = p * max(0, min((m // 2 - p) // p, (m - 1 - 2 * p) // p))
+
+    def index(u: int) -> tuple[int, ...]:
+        full = list(middle)
+        full[axis] = u
+        return tuple(full)
+
+    units: list[tuple[int, tuple[int, int] | None]] = []
+    for r in range(p):
+        region = probe.region(name, index(u0 + r), axis)
+        if not _inside(region, n):
+            return None
+        units.append((u0 + r, region))
+    phases = [region for _, region in units if region is not None]
+    if not phases:
+        return AxisMeasurement(axis, probe.size, None, None, None, None, p, tuple(units), index(u0),
+                               note="every measured unit sees nothing")  # fmt: skip
+    r = next(i for i, (_, region) in enumerate(units) if region is not None)
+    later = []
+    for k in (1, 2):
+        region = probe.region(name, index(u0 + r + k * p), axis)
+        if region is None or not _inside(region, n):
+            return None
+        later.append(region)
+        units.append((u0 + r + k * p, region))
+    extents = [hi - lo + 1 for lo, hi in phases]
+    first0 = units[r][1][0]  # type: ignore[index]
+    first1, first2 = later[0][0], later[1][0]
+    last0, last1, last2 = units[r][1][1], later[0][1], later[1][1]  # type: ignore[index]
+    stride = padding = None
+    note = ""
+    if first1 - first0 == first2 - first1 and last1 - last0 == last2 - last1:
+        stride = Fraction(first1 - first0, p)
+        if r == 0:
+            padding = (u0 // p) * (first1 - first0) - first0
+        else:
+            note = "unit 0 sees nothing (a hole), so no effective padding"
+    else:
+        note = f"regions are not periodic with period {p} (a merge of branches with different strides?)"
+    return AxisMeasurement(
+        axis=axis,
+        input_size=probe.size,
+        receptive_field=max(extents),
+        receptive_field_position_min=min(extents),
+        effective_stride=stride,
+        effective_padding=padding,
+        period=p,
+        units=tuple(units),
+        unit=index(u0),
+        note=note,
+    )
+
+
+def _measure_clipped(probe: _Probe, name: str, axis: int, period: int, max_units: int) -> AxisMeasurement:
+    """Every (or a spread of) unit(s) as they are, border included."""
+    y = probe.outputs[name]
+    spatial = tuple(y.shape[2:])
+    m = spatial[axis]
+    middle = [s // 2 for s in spatial]
+    picks = sorted({round(i * (m - 1) / max(1, max_units - 1)) for i in range(min(m, max_units))})
+    units = []
+    for u in picks:
+        full = list(middle)
+        full[axis] = u
+        units.append((u, probe.region(name, tuple(full), axis)))
+    extents = [hi - lo + 1 for _, region in units if region is not None for lo, hi in [region]]
+    first = list(middle)
+    first[axis] = picks[0]
+    return AxisMeasurement(
+        axis=axis,
+        input_size=probe.size,
+        receptive_field=max(extents) if extents else None,
+        receptive_field_position_min=min(extents) if extents else None,
+        effective_stride=None,
+        effective_padding=None,
+        period=period,
+        units=tuple(units),
+        unit=tuple(first),
+        clipped=True,
+        note="the output length does not grow with the input here, so units touch the border: "
+        "figures are those of the part inside the input",
+    )
+
+
+def measure(
+    graph: Graph,
+    input_size: Sequence[int] | None = None,
+    layers: Iterable[str] | None = None,
+    *,
+    max_input: int = 1 << 16,
+    max_pixels: int = 40_000_000,
+    max_clipped_units: int = 16,
+    shrink: bool = True,
+    threads: int | None = 1,
+    channels: str = "one",
+) -> dict[str, list[AxisMeasurement]]:
+    """Measure every layer in ``layers`` (default: all), per axis, by gradients.
+
+    ``input_size`` is the starting size (default: the spec's); each
+    measurement records the size it used. ``max_input`` caps the length of
+    the measured axis and ``max_pixels`` the input's total pixel count.
+    ``shrink`` halves the unmeasured axes while the network still has an
+    output everywhere. ``threads`` sets torch's intra-op threads while measuring
+    (restored after; the probe's one-channel ops are too small to gain from
+    more, and extra threads spin badly on a busy machine); None leaves it.
+    ``channels="full"`` probes with the real channel counts, groups and pixel
+    shuffles and torch's own convolutions (slower; a cross-check of the
+    default one-channel probe).
+    See the module docstring for the method and limits.
+    """
+    torch = require("torch", "torch")
+    saved = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _measure(torch, graph, input_size, layers, max_input, max_pixels, max_clipped_units, shrink, channels)
+    finally:
+        if threads is not None:
+            torch.set_num_threads(saved)
+
+
+def _measure(
+    torch,  # noqa: ANN001
+    graph: Graph,
+    input_size: Sequence[int] | None,
+    layers: Iterable[str] | None,
+    max_input: int,
+    max_pixels: int,
+    max_clipped_units: int,
+    shrink: bool,
+    channels: str,
+) -> dict[str, list[AxisMeasurement]]:
+    from rfdesign.io.torch_build import build_module
+
+    base = tuple(input_size) if input_size is not None else tuple(graph.input_size)
+    if len(base) != graph.dims:
+        raise SpecError(f"input size {list(base)} has {len(base)} axes, `{graph.name}` has {graph.dims}")
+    names = [n for n in (list(layers) if layers is not None else list(graph.nodes)) if n != INPUT]
+    for name in names:
+        if name not in graph.nodes:
+            raise SpecError(f"no layer named `{name}` in `{graph.name}`")
+    if _shapes(graph, base, names) is None:
+        raise SpecError(f"`{graph.name}` has no valid output at input size {list(base)}")
+    module = build_module(graph, "probe", channels=channels)
+    results: dict[str, list[AxisMeasurement | None]] = {name: [None] * graph.dims for name in names}
+    for axis in range(graph.dims):
+        sizes = _shrink_others(graph, base, axis, names) if shrink else base
+        shapes0 = _shapes(graph, sizes, names)
+        assert shapes0 is not None
+        shapes2 = _shapes(graph, _sizes(sizes, axis, 2 * sizes[axis]), names)
+        bounds = _field_bounds(graph, shapes0, axis)
+        periods0 = _period_bounds(graph, shapes0, axis)
+        start: dict[str, int] = {}
+        clipped: list[str] = []
+        for name in names:
+            length = shapes0[name][1][axis]
+            fixed = shapes2 is not None and shapes2[name][1][axis] == length
+            if fixed and length < 2 * periods0[name] + 1:
+                clipped.append(name)
+                continue
+            n = sizes[axis]
+            while n < 3 * bounds[name] // 2 and n < max_input:
+                n *= 2
+            start[name] = n
+        if clipped:
+            probe = _Probe(torch, module, graph, sizes, clipped)
+            for name in clipped:
+                results[name][axis] = _measure_clipped(probe, name, axis, periods0[name], max_clipped_units)
+            probe.close()
+        n = sizes[axis]
+        pending = dict(start)
+        while pending:
+            batch = [name for name, first in pending.items() if first <= n]
+            size = _sizes(sizes, axis, n)
+            too_big = n > max_input or math.prod(size) > max_pixels
+            shapes = None if too_big or not batch else _shapes(graph, size, batch)
+            if too_big or (batch and shapes is None):
+                reason = (
+                    f"the field does not fit in an input of {max_input} pixels along axis {axis + 1}"
+                    if too_big
+                    else f"the network has no valid output at input size {list(size)}"
+                )
+                for name in list(pending):
+                    if too_big or name in batch:
+                        results[name][axis] = AxisMeasurement(axis, size, None, None, None, None, 0, (), None, note=reason)
+                        del pending[name]
+                n *= 2
+                continue
+            if batch:
+                periods = _period_bounds(graph, shapes, axis)
+                probe = _Probe(torch, module, graph, size, batch)
+                for name in batch:
+                    got = tuple(probe.outputs[name].shape[2:])
+                    if got != shapes[name][1]:  # pragma: no cover - a bug in torch_build or infer_shapes
+                        raise AssertionError(f"`{name}`: probe output {got} but shape inference says {shapes[name][1]}")
+                    found = _measure_layer(probe, name, axis, periods[name])
+                    if found is not None:
+                        results[name][axis] = found
+                        del pending[name]
+                probe.close()
+                del probe
+
+            n *= 2
+    return {name: [m for m in axes if m is not None] for name, axes in results.items()}  # type: ignore[misc]
