@@ -29,7 +29,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import ZOO
-from rfdesign.rf import analyze, unit_box
+from rfdesign.rf import analyze, unit_box, units_seeing
 from rfdesign.spec import load_spec
 
 try:
@@ -554,6 +554,24 @@ def test_unet_rf_by_position_matches_gradients(analyses, unet_measured):
         extents = [box[axis][1] - box[axis][0] + 1 for box in unet_measured]
         assert max(extents) == figures.receptive_field == 204
         assert min(extents) == figures.receptive_field_position_min == 188
+
+
+@needs_torch
+@pytest.mark.torch
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("pixel", [(5, 7), (17, 200), (0, 251), (120, 130)])
+def test_unet_units_seeing_match_forward_derivatives(unet_tile, pixel):
+    """The other direction: which output units depend on one input pixel (a forward-mode derivative).
+
+    (A finite difference would not do: the surrogate's outputs are ~1e20, so +1 on one pixel is lost.)
+    """
+    x = torch.ones(1, 1, TILE, TILE, dtype=torch.float64)
+    tangent = torch.zeros_like(x)
+    tangent[(0, 0, *pixel)] = 1.0
+    _, derivative = torch.func.jvp(_unet_surrogate(), (x,), (tangent,))
+    nonzero = derivative[0, 0].nonzero()
+    measured = tuple((int(nonzero[:, a].min()), int(nonzero[:, a].max())) for a in (0, 1))
+    assert units_seeing(unet_tile.output, pixel, (TILE, TILE)) == measured
 
 
 @needs_torch
