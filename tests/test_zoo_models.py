@@ -394,6 +394,18 @@ HEADLINE = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """The measurements are tiny one-channel convolutions: threads only add contention on a busy machine."""
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def analyses():
     return {name: analyze(load_spec(str(ZOO / f"{name}.yaml"))) for name in MODELS}
