@@ -34,6 +34,24 @@ class LayerGeometry:
     gate_inputs: tuple[int, ...] = ()  # merge inputs that broadcast (global context gates)
 
 
+def output_channels(node: Node, channels: list[int]) -> int:
+    """The channels a node outputs given its inputs' channels (in ``node.inputs`` order)."""
+    op = node.op
+    if op in (ops.CONV, ops.CONV_TRANSPOSE, ops.LINEAR):
+        return node.out if node.out is not None else channels[0]
+    if op == ops.CONCAT:
+        return sum(channels)
+    if op in (ops.ADD, ops.MUL):
+        return max(channels)
+    if op == ops.SPACE_TO_DEPTH:
+        assert node.factor is not None
+        return channels[0] * prod(node.factor)
+    if op == ops.DEPTH_TO_SPACE:
+        assert node.factor is not None
+        return channels[0] // prod(node.factor)
+    return channels[0]
+
+
 def _fmt(size: tuple[int, ...]) -> str:
     return "x".join(str(s) for s in size)
 
@@ -122,7 +140,7 @@ def resolve_layer(
                 )
         out = tuple(n // f for n, f in zip(size, node.factor))
         maps = tuple(window_map(f, 0, f) for f in node.factor)
-        return LayerGeometry(out, in_channels * prod(node.factor), maps, None, 0, 0)
+        return LayerGeometry(out, output_channels(node, channels), maps, None, 0, 0)
     if op == ops.DEPTH_TO_SPACE:
         assert node.factor is not None
         block = prod(node.factor)
@@ -133,7 +151,7 @@ def resolve_layer(
             )
         out = tuple(n * f for n, f in zip(size, node.factor))
         maps = tuple(resample_map(1, f, Fraction(0), False) for f in node.factor)
-        return LayerGeometry(out, in_channels // block, maps, None, 0, 0)
+        return LayerGeometry(out, output_channels(node, channels), maps, None, 0, 0)
     raise AssertionError(f"unhandled op {op}")  # pragma: no cover - every canonical op is handled
 
 
@@ -187,7 +205,7 @@ def _window(node: Node, size: tuple[int, ...], in_channels: int) -> LayerGeometr
 def _conv_cost(
     node: Node, in_channels: int, in_size: tuple[int, ...], out_size: tuple[int, ...], kernel: tuple[int, ...]
 ) -> tuple[int, int, int]:
-    out_channels = node.out if node.out is not None else in_channels
+    out_channels = output_channels(node, [in_channels])
     groups = in_channels if node.groups == "depthwise" else int(node.groups)
     for label, count in (("input", in_channels), ("output", out_channels)):
         if count % groups:
@@ -274,9 +292,7 @@ def _merge(node: Node, sizes: list[tuple[int, ...]], channels: list[int]) -> Lay
             )
     assert reference is not None
     spatial = [i for i in range(len(sizes)) if i not in gates]
-    if node.op == ops.CONCAT:
-        out_channels = sum(channels)
-    else:
+    if node.op != ops.CONCAT:
         counts = {channels[i] for i in range(len(sizes))} - {1} if node.op == ops.MUL else {channels[i] for i in spatial}
         if len(counts) > 1:
             listing = ", ".join(f"`{node.inputs[i]}`: {channels[i]}" for i in range(len(sizes)))
@@ -285,5 +301,5 @@ def _merge(node: Node, sizes: list[tuple[int, ...]], channels: list[int]) -> Lay
                 node.location,
                 "add a 1x1 conv on one branch to match the channels, or use concat",
             )
-        out_channels = max(channels[i] for i in range(len(sizes)))
+    out_channels = output_channels(node, channels)
     return LayerGeometry(sizes[reference], out_channels, (), None, 0, 0, tuple(gates))

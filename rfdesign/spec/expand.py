@@ -378,6 +378,9 @@ def build_node(layer: Any, op: str, name: str, path: Path, dims: int, locate: An
         return normalize.padding_pairs(value, dims, field_name, path + (field_name,), locate, allow_same)
 
     if op in ops.WINDOW_OPS:
+        node.tied = frozenset(
+            attr for attr in ("kernel", "stride", "dilation") if isinstance(getattr(layer, attr), dict)
+        )
         node.kernel = axis_ints("kernel", layer.kernel)
         node.dilation = axis_ints("dilation", layer.dilation)
         node.padding = pads("padding", layer.padding)

@@ -60,6 +60,7 @@ class Node:
     optional: bool = False
     note: str | None = None
     scope: str = ""
+    tied: frozenset[str] = frozenset()  # attributes written as one `{choose: ...}` for every axis
 
     def free_choices(self) -> list[str]:
         """Names of attributes that still hold a :class:`Choice`."""
