@@ -62,6 +62,12 @@ def _taps(layer: LayerResult, axis: int, units: Units, in_size: int) -> Units:
     return {u for u in result if 0 <= u < in_size}
 
 
+def window_has_gaps(kernel: int, stride: int, dilation: int) -> bool:
+    """Whether neighbouring windows of one layer leave units of its input unread."""
+    taps = {v * stride + j * dilation for v in range(3) for j in range(kernel)}
+    return len(taps) != max(taps) - min(taps) + 1
+
+
 def _input_size(analysis: Analysis, name: str) -> tuple[int, ...]:
     return analysis.input_size if name == INPUT else analysis.layers[name].output_size
 

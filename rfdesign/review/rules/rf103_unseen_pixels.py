@@ -8,7 +8,7 @@ from rfdesign.review.context import ReviewContext
 from rfdesign.review.finding import Finding
 from rfdesign.review.rule import rule
 from rfdesign.review.rules._text import size_text, unit_words
-from rfdesign.rf.coverage import gaps
+from rfdesign.rf.coverage import gaps, window_has_gaps
 from rfdesign.spec import ops
 
 
@@ -19,9 +19,7 @@ def hole_makers(ctx: ReviewContext, axis: int) -> list[str]:
         node = layer.node
         if node.op not in ops.WINDOW_OPS or node.op == ops.CONV_TRANSPOSE:
             continue
-        kernel, stride, dilation = node.kernel[axis], node.stride[axis], node.dilation[axis]
-        taps = {v * stride + j * dilation for v in range(3) for j in range(kernel)}  # type: ignore[operator]
-        if len(taps) != max(taps) - min(taps) + 1:
+        if window_has_gaps(int(node.kernel[axis]), int(node.stride[axis]), int(node.dilation[axis])):  # type: ignore[arg-type]
             found.append(name)
     return found
 
