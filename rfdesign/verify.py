@@ -17,11 +17,14 @@ Method, per layer and spatial axis ``a``:
    periods of transposed convs, upsamplings and depth-to-space along the
    paths, so a multiple of the true period of the unit -> region map; 1 for
    an ordinary CNN). ``u0`` is a multiple of ``P``.
-3. For each unit, back-propagate from that single unit (summed over
-   channels) and read the first and last input pixel along ``a`` whose
-   gradient (summed over the other axes) is non-zero. With positive weights
-   nothing cancels, so the non-zero set is exactly the set of input pixels
-   that some path reaches; its extent (holes included) is the unit's region.
+3. For each unit, back-propagate from that unit (summed over channels, and
+   over the other axes: every unit with that index along ``a``, so that a
+   unit sitting in a hole along another axis cannot hide the field along
+   this one; like the engine, axes are independent) and read the first and
+   last input pixel along ``a`` whose gradient (summed over the other axes)
+   is non-zero. With positive weights nothing cancels, so the non-zero set
+   is exactly the set of input pixels that some path reaches; its extent
+   (holes included) is the unit's region.
 4. The region must lie inside the input with a margin of its own size on
    both sides (so that no part of it fell on the border, not even behind a
    hole). If not, the input is doubled along ``a`` (other axes unchanged)
@@ -52,9 +55,11 @@ Limits:
 
 * Units whose output length along ``a`` does not grow with the input
   (after ``global_pool``/``linear``, or a fixed-size ``upsample`` with a
-  short period) cannot be moved away from the border. They are measured at
-  the given size as they are (``clipped=True``): the region is the part of
-  the field inside the input; stride and padding are not measured.
+  long period), or whose period grows with the input as fast as their
+  length (``align_corners`` resampling) cannot all be moved away from the
+  border. They are measured as they are (``clipped=True``, up to
+  ``max_clipped_units`` units spread over the axis): the region is the part
+  of the field inside the input; stride and padding are not measured.
 * If ``first(u)`` is not periodic with period ``P`` (a merge of branches
   with different strides), stride and padding are ``None`` (see ``note``).
 * A unit in a hole (a transposed conv with stride above its kernel) sees
@@ -72,7 +77,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from rfdesign.errors import SpecError, require
@@ -221,9 +226,10 @@ class _Probe:
         self.outputs = module(self.x, outputs=names)
 
     def region(self, name: str, index: tuple[int, ...], axis: int) -> tuple[int, int] | None:
+        """First and last input pixel along ``axis`` seen by the units at ``index[axis]`` (all other axes)."""
         torch = self.torch
         y = self.outputs[name]
-        unit = y[(0, slice(None), *index)].sum()
+        unit = y[0].narrow(1 + axis, index[axis], 1).sum()
         if not unit.requires_grad:
             return None
         (grad,) = torch.autograd.grad(unit, self.x, retain_graph=True)
@@ -247,14 +253,18 @@ def _inside(region: tuple[int, int] | None, n: int) -> bool:
     return lo >= extent and hi <= n - 1 - extent
 
 
-def _measure_layer(probe: _Probe, name: str, axis: int, period: int) -> AxisMeasurement | None:
-    """Measure ``name`` at the probe's input size; None when the units do not fit (enlarge)."""
+def _measure_layer(probe: _Probe, name: str, axis: int, period: int) -> AxisMeasurement | str | None:
+    """Measure ``name`` at the probe's input size.
+
+    Returns None when the units' regions touch the border (enlarge the input),
+    ``"short"`` when the layer has fewer than the 2P + 1 units needed.
+    """
     y = probe.outputs[name]
     spatial = tuple(y.shape[2:])
     m = spatial[axis]
     p = period
     if m < 2 * p + 1:
-        return None
+        return "short"
     n = probe.size[axis]
     middle = [s // 2 for s in spatial]
     u0 = p * max(0, min((m // 2 - p) // p, (m - 1 - 2 * p) // p))
@@ -411,10 +421,12 @@ def _measure(
         periods0 = _period_bounds(graph, shapes0, axis)
         start: dict[str, int] = {}
         clipped: list[str] = []
+        fixed: set[str] = set()
         for name in names:
             length = shapes0[name][1][axis]
-            fixed = shapes2 is not None and shapes2[name][1][axis] == length
-            if fixed and length < 2 * periods0[name] + 1:
+            if shapes2 is not None and shapes2[name][1][axis] == length:
+                fixed.add(name)
+            if name in fixed and length < 2 * periods0[name] + 1:
                 clipped.append(name)
                 continue
             n = sizes[axis]
@@ -428,24 +440,32 @@ def _measure(
             probe.close()
         n = sizes[axis]
         pending = dict(start)
+        tried: dict[str, tuple[int, ...]] = {}
+        short: dict[str, int] = {}  # units missing at the last size tried
+        fallback: dict[tuple[int, ...], list[tuple[str, str]]] = {}
         while pending:
             batch = [name for name, first in pending.items() if first <= n]
             size = _sizes(sizes, axis, n)
-            too_big = n > max_input or math.prod(size) > max_pixels
-            shapes = None if too_big or not batch else _shapes(graph, size, batch)
-            if too_big or (batch and shapes is None):
+            if n > max_input or math.prod(size) > max_pixels:
                 reason = (
-                    f"the field does not fit in an input of {max_input} pixels along axis {axis + 1}"
-                    if too_big
-                    else f"the network has no valid output at input size {list(size)}"
+                    f"too big: the field needs an input of more than {n // 2} pixels along axis {axis + 1} "
+                    f"(limits: {max_input} along an axis, {max_pixels} in all)"
                 )
-                for name in list(pending):
-                    if too_big or name in batch:
-                        results[name][axis] = AxisMeasurement(axis, size, None, None, None, None, 0, (), None, note=reason)
-                        del pending[name]
-                n *= 2
-                continue
-            if batch:
+                for name in pending:
+                    results[name][axis] = AxisMeasurement(axis, size, None, None, None, None, 0, (), None, note=reason)
+                break
+            shapes = _shapes(graph, size, batch) if batch else None
+            if batch and shapes is None:  # e.g. branches that only match at some sizes: measure as is
+                for name in batch:
+                    at = tried.get(name, sizes)
+                    note = (
+                        f"the field needs a larger input but the network has no valid output at {list(size)}, "
+                        f"so the units were measured as they are at {list(at)}, border included"
+                    )
+                    fallback.setdefault(at, []).append((name, note))
+                    del pending[name]
+            elif batch:
+                assert shapes is not None
                 periods = _period_bounds(graph, shapes, axis)
                 probe = _Probe(torch, module, graph, size, batch)
                 for name in batch:
@@ -453,11 +473,28 @@ def _measure(
                     if got != shapes[name][1]:  # pragma: no cover - a bug in torch_build or infer_shapes
                         raise AssertionError(f"`{name}`: probe output {got} but shape inference says {shapes[name][1]}")
                     found = _measure_layer(probe, name, axis, periods[name])
-                    if found is not None:
+                    if isinstance(found, AxisMeasurement):
                         results[name][axis] = found
                         del pending[name]
+                    elif found == "short" and (
+                        name in fixed or short.get(name, math.inf) <= 2 * periods[name] + 1 - shapes[name][1][axis]
+                    ):  # more input will not give enough units (a fixed length, or a period that grows with it)
+                        results[name][axis] = _measure_clipped(probe, name, axis, periods[name], max_clipped_units)
+                        del pending[name]
+                    else:
+                        tried[name] = size
+                        if found == "short":
+                            short[name] = 2 * periods[name] + 1 - shapes[name][1][axis]
                 probe.close()
                 del probe
-
             n *= 2
+        for at, items in fallback.items():
+            shapes = _shapes(graph, at, [name for name, _ in items])
+            assert shapes is not None
+            periods = _period_bounds(graph, shapes, axis)
+            probe = _Probe(torch, module, graph, at, [name for name, _ in items])
+            for name, note in items:
+                found = _measure_clipped(probe, name, axis, periods[name], max_clipped_units)
+                results[name][axis] = replace(found, note=note)
+            probe.close()
     return {name: [m for m in axes if m is not None] for name, axes in results.items()}  # type: ignore[misc]

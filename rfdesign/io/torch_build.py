@@ -789,13 +789,16 @@ def build_module(
     channels: str | None = None,
     dtype: Any = None,
     input_size: Sequence[int] | None = None,
+    device: Any = None,
 ) -> Any:
     """A ``torch.nn.Module`` computing ``graph`` (see the module docstring for the modes).
 
     ``channels``: ``"full"`` (default for faithful) or ``"one"`` (default for
     probe). ``dtype``: default float32 for faithful, float64 for probe.
     ``input_size`` sizes ``linear`` layers in faithful mode (default: the
-    spec's input size). The module is returned in eval mode.
+    spec's input size). ``device`` (e.g. ``"meta"``, to get every node's
+    shape without memory or compute) is where parameters are created. The
+    module is returned in eval mode.
     """
     impl = _impl()
     torch = impl["torch"]
@@ -803,5 +806,9 @@ def build_module(
         channels = "one" if mode == PROBE else "full"
     if dtype is None:
         dtype = torch.float64 if mode == PROBE else torch.float32
-    module = impl["GraphModule"](graph, mode, channels, dtype, input_size)
+    if device is None:
+        module = impl["GraphModule"](graph, mode, channels, dtype, input_size)
+    else:
+        with torch.device(device):
+            module = impl["GraphModule"](graph, mode, channels, dtype, input_size)
     return module.eval()
