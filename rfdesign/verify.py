@@ -31,7 +31,7 @@ Method, per layer and spatial axis ``a``:
    and the layer is measured again. Sizes go ``n, 2n, 4n, ...``; a layer
    starts at the first size that a cheap upper bound of its field says can
    fit it, and the other axes are shrunk (halved while every layer still has
-   an output) to save memory.
+   an output, not below ``MIN_OTHER`` pixels) to save memory.
 
 Figures (the same definitions as :mod:`rfdesign.rf`, on an infinite axis):
 
@@ -195,13 +195,18 @@ def _sizes(base: tuple[int, ...], axis: int, n: int) -> tuple[int, ...]:
     return base[:axis] + (n,) + base[axis + 1 :]
 
 
+#: the other axes are not shrunk below this: on a tiny axis every unit of a branch may see only
+#: padding (a dilated kernel stepping over the one real pixel), which would hide that branch
+MIN_OTHER = 32
+
+
 def _shrink_others(graph: Graph, base: tuple[int, ...], axis: int, names: list[str]) -> tuple[int, ...]:
     """Halve the other axes while every layer still has an output (saves memory; they are not measured)."""
     size = list(base)
     for other in range(len(base)):
         if other == axis:
             continue
-        while size[other] > 1:
+        while (size[other] + 1) // 2 >= MIN_OTHER:
             trial = list(size)
             trial[other] = (size[other] + 1) // 2
             if _shapes(graph, trial, names) is None:

@@ -279,6 +279,179 @@ def rule(code: str | None) -> None:
     click.echo(rule_markdown(rules[key]))
 
 
+def _write_new(path: str, text: str, force: bool) -> None:
+    """Write a file the user named, refusing to overwrite unless --force."""
+    if os.path.exists(path) and not force:
+        raise SpecError(f"{path} exists; not overwriting it", hint="pass --force to overwrite")
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _progress_printer(quiet: bool) -> Any:
+    import time
+
+    last = [0.0]
+
+    def show(progress: Any) -> None:
+        now = time.monotonic()
+        if quiet or progress.elapsed < 1.0 or now - last[0] < 0.5:
+            return
+        last[0] = now
+        best = f"{progress.best:,}" if progress.best is not None else "none yet"
+        bound = f"{progress.bound:,}" if progress.bound is not None else "?"
+        click.echo(
+            f"[{progress.elapsed:6.1f} s] designs found: {progress.found}, best: {best}, lower bound: {bound}",
+            err=True,
+        )
+
+    return show
+
+
+def _run_solve(problem: Any, fmt: str, timeout: float, out_dir: str | None, force: bool, quiet: bool,
+               method: str) -> None:
+    from rfdesign.cli import solve_render
+    from rfdesign.solve.fill import proposal_text
+    from rfdesign.solve.search import solve as run_solve
+
+    result = run_solve(problem, timeout=timeout, progress=_progress_printer(quiet), method=method)
+    if out_dir is not None:
+        for rank, proposal in enumerate(result.proposals, 1):
+            path = os.path.join(out_dir, f"{problem.graph.name}_{rank}.yaml")
+            _write_new(path, proposal_text(problem, proposal.assignment, proposal.evaluation, rank), force)
+            if not quiet:
+                click.echo(f"wrote {path}", err=True)
+    if fmt == "json":
+        click.echo(solve_render.json_output(problem, result))
+    elif fmt == "yaml":
+        click.echo(solve_render.yaml_output(problem, result), nl=False)
+    else:
+        click.echo(solve_render.table(problem, result))
+    sys.exit(0 if result.status in ("optimal", "feasible") else 1)
+
+
+SOLVE_OPTIONS = [
+    click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "yaml"]), default="table",
+                 show_default=True, help="Output format."),
+    click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+                 help="Seconds before the best design so far is returned (status feasible) or the search gives up."),
+    click.option("--top-k", type=click.IntRange(min=1), help="How many distinct designs to propose."),
+    click.option("--objective", type=click.Choice(["params", "flops"]), help="What to minimise."),
+    click.option("--no-unseen-pixels", is_flag=True, help="Forbid strides that leave input pixels unseen (RF103)."),
+    click.option("--no-gridding", is_flag=True, help="Forbid gridded stacks of dilated convolutions (RF104)."),
+    click.option("--out", "out_dir", metavar="DIR", help="Write each proposal to DIR/<name>_<rank>.yaml."),
+    click.option("--force", is_flag=True, help="Overwrite files that exist."),
+    click.option("-q", "--quiet", is_flag=True, help="No progress on stderr."),
+    click.option("--method", type=click.Choice(["auto", "dp", "z3"]), default="auto", show_default=True,
+                 help="auto: the chain dynamic program where it applies, else z3."),
+]
+
+
+def solve_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(SOLVE_OPTIONS):
+        function = option(function)
+    return function
+
+
+@main.command()
+@click.argument("spec", metavar="SPEC")
+@solve_options
+@handle_errors
+def solve(spec: str, fmt: str, timeout: float, top_k: int | None, objective: str | None, no_unseen_pixels: bool,
+          no_gridding: bool, out_dir: str | None, force: bool, quiet: bool, method: str) -> None:
+    """Fill the {choose: [...]} holes of SPEC with the cheapest choices that meet its target.
+
+    \b
+    Status: optimal (proven), feasible (time ran out), infeasible (with the
+    reason), unknown. Exit codes: 0 optimal or feasible, 1 infeasible or
+    unknown, 2 bad input. docs/solver.md describes the model.
+    """
+    from rfdesign.io.sources import load_graph
+    from rfdesign.solve.problem import build_problem
+
+    overrides = {"objective": objective, "top_k": top_k, "no_unseen_pixels": no_unseen_pixels,
+                 "no_gridding": no_gridding}
+    problem = build_problem(load_graph(spec), overrides)
+    _run_solve(problem, fmt, timeout, out_dir, force, quiet, method)
+
+
+def _range(text: str, what: str) -> tuple[int | None, int | None]:
+    parts = text.split(":")
+    try:
+        if len(parts) == 1:
+            value = int(parts[0])
+            return value, value
+        if len(parts) == 2:
+            low = int(parts[0]) if parts[0] else None
+            high = int(parts[1]) if parts[1] else None
+            if low is None or high is None or low <= high:
+                return low, high
+    except ValueError:
+        pass
+    raise SpecError(f"{what} must be N or MIN:MAX (either side may be empty), got {text!r}")
+
+
+@main.command()
+@click.option("--input", "input_size", required=True, metavar="H,W", help="Input size (one value per axis).")
+@click.option("--input-channels", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--rf", required=True, metavar="MIN:MAX", help="Target receptive field (N or MIN:MAX).")
+@click.option("--output-size", metavar="H,W", help="Target output size.")
+@click.option("--depth", default="4:16", show_default=True, metavar="MIN:MAX", help="Number of conv layers.")
+@click.option("--kernels", default="1,3,5,7", show_default=True, help="Kernel sizes to choose from.")
+@click.option("--strides", default="1,2", show_default=True, help="Strides to choose from.")
+@click.option("--dilations", default="1,2,4", show_default=True, help="Dilations to choose from.")
+@click.option("--channels", default="32:512", show_default=True, metavar="MIN:MAX",
+              help="Widths: geometric from MIN to MAX over the kept layers (docs/solver.md).")
+@click.option("--template-out", metavar="FILE", help="Also write the template spec to FILE.")
+@solve_options
+@handle_errors
+def propose(input_size: str, input_channels: int, rf: str, output_size: str | None, depth: str, kernels: str,
+            strides: str, dilations: str, channels: str, template_out: str | None, fmt: str, timeout: float,
+            top_k: int | None, objective: str | None, no_unseen_pixels: bool, no_gridding: bool,
+            out_dir: str | None, force: bool, quiet: bool, method: str) -> None:
+    """Design a conv stack from scratch: build a template from these numbers and solve it.
+
+    Example: rfdesign propose --input 224 --rf 200:220 --output-size 14 --depth 4:16
+    """
+    from rfdesign.io.yaml_export import dump
+    from rfdesign.solve.problem import build_problem
+    from rfdesign.solve.propose import ProposeRequest, template
+    from rfdesign.spec.load import parse_spec
+
+    size = parse_ints(input_size, "--input", 1)
+    assert size is not None
+    out = parse_ints(output_size, "--output-size", 1)
+    if out is not None and len(out) == 1 and len(size) > 1:
+        out = out * len(size)
+    low_depth, high_depth = _range(depth, "--depth")
+    low_ch, high_ch = _range(channels, "--channels")
+    constraints = tuple(name for name, on in (("no_unseen_pixels", no_unseen_pixels),
+                                               ("no_gridding", no_gridding)) if on)
+    request = ProposeRequest(
+        input_size=size,
+        input_channels=input_channels,
+        receptive_field=_range(rf, "--rf"),
+        output_size=out,
+        depth=(low_depth or 1, high_depth or low_depth or 1),
+        kernels=parse_ints(kernels, "--kernels", 1) or (),
+        strides=parse_ints(strides, "--strides", 1) or (),
+        dilations=parse_ints(dilations, "--dilations", 1) or (),
+        channels=(low_ch or 1, high_ch or low_ch or 1),
+        objective=objective or "params",
+        top_k=top_k or 1,
+        constraints=constraints,
+    )
+    text = dump(template(request), "template made by `rfdesign propose`")
+    if template_out is not None:
+        _write_new(template_out, text, force)
+        if not quiet:
+            click.echo(f"wrote {template_out}", err=True)
+    problem = build_problem(parse_spec(text, template_out or "<proposed template>"))
+    _run_solve(problem, fmt, timeout, out_dir, force, quiet, method)
+
+
 @main.command()
 @handle_errors
 def schema() -> None:

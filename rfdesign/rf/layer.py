@@ -75,24 +75,32 @@ def same_padding(size: int, stride: int, effective_kernel: int) -> tuple[int, tu
     return out, (total // 2, total - total // 2)
 
 
+def window_size(size: int, effective_kernel: int, stride: int, pads: tuple[int, int], ceil_mode: bool = False) -> int:
+    """PyTorch's output size of a convolution or pooling window; 0 when the output would be empty."""
+    span = size + pads[0] + pads[1] - effective_kernel
+    if span < 0:
+        return 0
+    if ceil_mode:
+        out = -(-span // stride) + 1
+        if (out - 1) * stride >= size + pads[0]:
+            out -= 1  # the last window must start inside the input or the left padding
+        return out
+    return span // stride + 1
+
+
 def window_output(
     node: Node, axis: int, size: int, kernel: int, stride: int, dilation: int, pads: tuple[int, int]
 ) -> int:
     effective = dilation * (kernel - 1) + 1
-    span = size + pads[0] + pads[1] - effective
-    if span < 0:
+    out = window_size(size, effective, stride, pads, node.ceil_mode)
+    if out < 1:
         raise SpecError(
             f"layer `{node.name}` ({node.op}): the output would be empty on axis {axis + 1}: input {size}"
             f" + padding {pads[0]}+{pads[1]} is smaller than the effective kernel {effective}",
             node.location,
             "use a smaller kernel or stride earlier, more padding, or a larger input",
         )
-    if node.ceil_mode:
-        out = -(-span // stride) + 1
-        if (out - 1) * stride >= size + pads[0]:
-            out -= 1  # PyTorch: the last window must start inside the input or the left padding
-        return out
-    return span // stride + 1
+    return out
 
 
 def resolve_layer(

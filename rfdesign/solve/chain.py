@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from itertools import repeat
 
 from rfdesign.rf.coverage import window_has_gaps
+from rfdesign.rf.layer import window_size
 from rfdesign.solve.problem import Assignment, Problem, channel_counts
 from rfdesign.spec import ops
 from rfdesign.spec.graph import INPUT, Choice, Node
@@ -186,16 +187,9 @@ class ChainModel:
         if node.padding == "same":
             out = -(-n // move.stride)
         else:
-            before, after = node.padding[0]  # type: ignore[index]
-            span = n + before + after - effective
-            if span < 0:
+            out = window_size(n, effective, move.stride, node.padding[0], node.ceil_mode)  # type: ignore[index]
+            if out < 1:
                 return None
-            if node.ceil_mode:
-                out = -(-span // move.stride) + 1
-                if (out - 1) * move.stride >= n + before:
-                    out -= 1
-            else:
-                out = span // move.stride + 1
         delta = (effective - 1) * stride
         cost = 0
         if node.op == ops.CONV:

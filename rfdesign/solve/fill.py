@@ -1,0 +1,60 @@
+"""A proposal as a complete spec: the template with its holes filled and dropped layers removed.
+
+The result is a flat spec (every layer explicit and named) that `rfdesign
+analyze` and `rfdesign check` accept unchanged; it keeps the template's
+target so `check` can confirm it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from rfdesign.io.yaml_export import dump, spec_dict
+from rfdesign.rf.report import number
+from rfdesign.solve.problem import Assignment, Evaluation, Problem
+from rfdesign.spec.graph import Graph
+
+
+def without_dropped(problem: Problem, assignment: Assignment) -> Graph:
+    """The concrete graph with dropped layers removed and their readers rewired to their input."""
+    graph = problem.concrete(assignment)
+    dropped = {name for name, kept in assignment.kept.items() if not kept}
+
+    def source(name: str) -> str:
+        while name in dropped:
+            name = graph.nodes[name].inputs[0]
+        return name
+
+    nodes = {}
+    for name, node in graph.nodes.items():
+        if name in dropped:
+            continue
+        like = source(node.like) if node.like is not None else None
+        nodes[name] = replace(node, inputs=tuple(source(s) for s in node.inputs), like=like)
+    outputs = tuple(source(o) for o in graph.outputs)
+    return replace(graph, nodes=nodes, outputs=outputs)
+
+
+def _target(problem: Problem) -> dict[str, Any]:
+    raw = (problem.graph.raw or {}).get("target", {}) or {}
+    return {key: raw[key] for key in ("receptive_field", "output_size", "effective_stride") if key in raw}
+
+
+def proposal_text(problem: Problem, assignment: Assignment, evaluation: Evaluation, rank: int) -> str:
+    """The proposal as spec YAML with a header saying where it came from and what it reaches."""
+    graph = without_dropped(problem, assignment)
+    graph = replace(graph, name=f"{problem.graph.name}_{rank}")
+    extra: dict[str, Any] = {}
+    target = _target(problem)
+    if target:
+        extra["target"] = target
+    rf = "x".join(str(v) for v in evaluation.receptive_field)
+    stride = "x".join(str(number(v)) for v in evaluation.effective_stride)
+    header = (
+        f"Proposal {rank} of `rfdesign solve` for {problem.graph.file}.\n"
+        f"{problem.objective}: {evaluation.objective:,}; params {evaluation.params:,}, "
+        f"multiply-adds {evaluation.flops:,}, depth {evaluation.depth}\n"
+        f"receptive field {rf}, effective stride {stride}, output size {'x'.join(map(str, evaluation.output_size))}"
+    )
+    return dump(spec_dict(graph, extra), header)
