@@ -29,7 +29,8 @@ node reads, for output unit ``v``, the following units of its input(s), and
   padding p): ``v*s - p + j*d`` for ``j`` in ``0..k-1``;
 * ``conv_transpose`` (left crop p = the padding before): input ``i`` feeds
   output ``v`` iff ``i*s + j*d == v + p`` for some ``j`` in ``0..k-1``; an
-  output unit may read nothing (a hole, when s exceeds the dilated kernel);
+  output unit may read nothing (a hole: when the taps ``j*d mod s`` miss a
+  residue, e.g. when s exceeds the dilated kernel);
 * ``upsample`` nearest, factor f: ``floor(v/f)``; with ``size``:
   ``floor(v*n_in/n_out)``;
 * ``upsample`` linear, ``align_corners: false``: the source position is
@@ -47,6 +48,13 @@ node reads, for output unit ``v``, the following units of its input(s), and
   input (unit v reads ``v*n_in .. v*n_in + n_in - 1``);
 * ``add``, ``concat``: unit ``v`` of every input; ``identity``, ``norm`` and
   activations: unit ``v``.
+
+:meth:`Oracle.deps` builds these sets literally. The figures only need their
+extents, and min and max distribute over unions, so :meth:`Oracle.extent`
+computes ``(min, max)`` by the same recursion without building sets (the
+tests check both agree). ``deps(finite=True)`` is the variant of a real
+finite tensor (padding depends on nothing), which the tests compare with
+PyTorch's gradients to validate the index arithmetic above.
 
 Output sizes (PyTorch's formulas, reimplemented)
 ================================================
