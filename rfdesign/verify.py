@@ -102,7 +102,8 @@ class AxisMeasurement:
 
     @property
     def measured(self) -> bool:
-        return self.receptive_field is not None
+        """False when the layer could not be probed at all (see ``note``)."""
+        return bool(self.units)
 
 
 # ---------------------------------------------------------------------------
@@ -195,13 +196,18 @@ def _sizes(base: tuple[int, ...], axis: int, n: int) -> tuple[int, ...]:
     return base[:axis] + (n,) + base[axis + 1 :]
 
 
+#: the note of a measurement whose regions are not periodic
+IRREGULAR = "regions are not periodic with period"
+#: the other axes are grown up to this (when the fields along them are that large), so that their
+#: middle units see real pixels through every branch
+ALIVE_OTHER = 64
 #: the other axes are not shrunk below this: on a tiny axis every unit of a branch may see only
 #: padding (a dilated kernel stepping over the one real pixel), which would hide that branch
 MIN_OTHER = 32
 
 
 def _shrink_others(graph: Graph, base: tuple[int, ...], axis: int, names: list[str]) -> tuple[int, ...]:
-    """Halve the other axes while every layer still has an output (saves memory; they are not measured)."""
+    """Halve the other axes while every layer of ``names`` still has an output (saves memory; not measured)."""
     size = list(base)
     for other in range(len(base)):
         if other == axis:
@@ -310,7 +316,7 @@ def _measure_layer(probe: _Probe, name: str, axis: int, period: int) -> AxisMeas
         else:
             note = "unit 0 sees nothing (a hole), so no effective padding"
     else:
-        note = f"regions are not periodic with period {p} (a merge of branches with different strides?)"
+        note = f"{IRREGULAR} {p} (a merge of branches with different strides?)"
     return AxisMeasurement(
         axis=axis,
         input_size=probe.size,
@@ -413,93 +419,171 @@ def _measure(
     for name in names:
         if name not in graph.nodes:
             raise SpecError(f"no layer named `{name}` in `{graph.name}`")
-    if _shapes(graph, base, names) is None:
+    shapes = _shapes(graph, base, graph.nodes)
+    if shapes is None:
         raise SpecError(f"`{graph.name}` has no valid output at input size {list(base)}")
     module = build_module(graph, "probe", channels=channels)
-    results: dict[str, list[AxisMeasurement | None]] = {name: [None] * graph.dims for name in names}
+    limits = (max_input, max_pixels, max_clipped_units)
+    results: dict[str, list[AxisMeasurement]] = {name: [] for name in names}
     for axis in range(graph.dims):
-        sizes = _shrink_others(graph, base, axis, names) if shrink else base
-        shapes0 = _shapes(graph, sizes, names)
-        assert shapes0 is not None
-        shapes2 = _shapes(graph, _sizes(sizes, axis, 2 * sizes[axis]), names)
-        bounds = _field_bounds(graph, shapes0, axis)
-        periods0 = _period_bounds(graph, shapes0, axis)
-        start: dict[str, int] = {}
-        clipped: list[str] = []
-        fixed: set[str] = set()
-        for name in names:
-            length = shapes0[name][1][axis]
-            if shapes2 is not None and shapes2[name][1][axis] == length:
-                fixed.add(name)
-            if name in fixed and length < 2 * periods0[name] + 1:
-                clipped.append(name)
-                continue
-            n = sizes[axis]
-            while n < 3 * bounds[name] // 2 and n < max_input:
-                n *= 2
-            start[name] = n
-        if clipped:
-            probe = _Probe(torch, module, graph, sizes, clipped)
-            for name in clipped:
-                results[name][axis] = _measure_clipped(probe, name, axis, periods0[name], max_clipped_units)
-            probe.close()
-        n = sizes[axis]
-        pending = dict(start)
-        tried: dict[str, tuple[int, ...]] = {}
-        short: dict[str, int] = {}  # units missing at the last size tried
-        fallback: dict[tuple[int, ...], list[tuple[str, str]]] = {}
-        while pending:
-            batch = [name for name, first in pending.items() if first <= n]
-            size = _sizes(sizes, axis, n)
-            if n > max_input or math.prod(size) > max_pixels:
-                reason = (
-                    f"too big: the field needs an input of more than {n // 2} pixels along axis {axis + 1} "
-                    f"(limits: {max_input} along an axis, {max_pixels} in all)"
-                )
-                for name in pending:
-                    results[name][axis] = AxisMeasurement(axis, size, None, None, None, None, 0, (), None, note=reason)
+        sizes = _other_sizes(graph, base, axis, names, shrink)
+        found = _measure_axis(torch, module, graph, names, axis, sizes, *limits)
+        # a unit that sees nothing at all: every path dies in the padding of another, too short,
+        # axis (a dilated kernel stepping over its only real pixel). Retry with longer other axes.
+        dead = [name for name in names if _sees_nothing(found[name])]
+        for scale in (4, 16):
+            if not dead:
                 break
-            shapes = _shapes(graph, size, batch) if batch else None
-            if batch and shapes is None:  # e.g. branches that only match at some sizes: measure as is
-                for name in batch:
-                    at = tried.get(name, sizes)
-                    note = (
-                        f"the field needs a larger input but the network has no valid output at {list(size)}, "
-                        f"so the units were measured as they are at {list(at)}, border included"
-                    )
-                    fallback.setdefault(at, []).append((name, note))
-                    del pending[name]
-            elif batch:
-                assert shapes is not None
-                periods = _period_bounds(graph, shapes, axis)
-                probe = _Probe(torch, module, graph, size, batch)
-                for name in batch:
-                    got = tuple(probe.outputs[name].shape[2:])
-                    if got != shapes[name][1]:  # pragma: no cover - a bug in torch_build or infer_shapes
-                        raise AssertionError(f"`{name}`: probe output {got} but shape inference says {shapes[name][1]}")
-                    found = _measure_layer(probe, name, axis, periods[name])
-                    if isinstance(found, AxisMeasurement):
-                        results[name][axis] = found
-                        del pending[name]
-                    elif found == "short" and (
-                        name in fixed or short.get(name, math.inf) <= 2 * periods[name] + 1 - shapes[name][1][axis]
-                    ):  # more input will not give enough units (a fixed length, or a period that grows with it)
-                        results[name][axis] = _measure_clipped(probe, name, axis, periods[name], max_clipped_units)
-                        del pending[name]
-                    else:
-                        tried[name] = size
-                        if found == "short":
-                            short[name] = 2 * periods[name] + 1 - shapes[name][1][axis]
-                probe.close()
-                del probe
+            bigger = tuple(n if b == axis else n * scale for b, n in enumerate(sizes))
+            if _shapes(graph, bigger, graph.nodes) is None:
+                break
+            again = _measure_axis(torch, module, graph, dead, axis, bigger, *limits)
+            for name in dead:
+                if not _sees_nothing(again[name]):
+                    found[name] = again[name]
+            dead = [name for name in dead if _sees_nothing(found[name])]
+        for name in names:
+            results[name].append(found[name])
+    return results
+
+
+def _sees_nothing(m: AxisMeasurement) -> bool:
+    return bool(m.units) and all(region is None for _, region in m.units)
+
+
+def _other_sizes(graph: Graph, base: tuple[int, ...], axis: int, names: list[str], shrink: bool) -> tuple[int, ...]:
+    """Sizes for the axes not measured: small (memory), but long enough that middle units are not all padding."""
+    if graph.dims == 1:
+        return base
+    sizes = list(_shrink_others(graph, base, axis, list(graph.nodes)) if shrink else base)
+    shapes = _shapes(graph, base, graph.nodes)
+    assert shapes is not None
+    for other in range(graph.dims):
+        if other == axis:
+            continue
+        bounds = _field_bounds(graph, shapes, other)
+        want = min(math.ceil(1.5 * max(bounds[name] for name in names)), ALIVE_OTHER)
+        if sizes[other] >= want:
+            continue
+        candidates = sorted({c * 2**k for c in (sizes[other], base[other]) for k in range(12) if c * 2**k >= want})
+        for candidate in candidates[:8]:
+            trial = list(sizes)
+            trial[other] = candidate
+            if _shapes(graph, trial, graph.nodes) is not None:
+                sizes = trial
+                break
+    return tuple(sizes)
+
+
+def _measure_axis(  # noqa: C901 - the enlargement loop, in one place
+    torch,  # noqa: ANN001
+    module,  # noqa: ANN001
+    graph: Graph,
+    names: list[str],
+    axis: int,
+    sizes: tuple[int, ...],
+    max_input: int,
+    max_pixels: int,
+    max_clipped_units: int,
+) -> dict[str, AxisMeasurement]:
+    """Measure ``names`` along ``axis``, the other axes at ``sizes`` (doubling the measured one as needed)."""
+    results: dict[str, AxisMeasurement] = {}
+    shapes0 = _shapes(graph, sizes, names)
+    assert shapes0 is not None
+    shapes8 = _shapes(graph, _sizes(sizes, axis, 8 * sizes[axis]), names)
+    bounds = _field_bounds(graph, shapes0, axis)
+    periods0 = _period_bounds(graph, shapes0, axis)
+    start: dict[str, int] = {}
+    clipped: list[str] = []
+    fixed: set[str] = set()
+    for name in names:
+        length = shapes0[name][1][axis]
+        if shapes8 is not None and shapes8[name][1][axis] == length:
+            fixed.add(name)  # the output length does not grow with the input (after a global op)
+        if name in fixed and length < 2 * periods0[name] + 1:
+            clipped.append(name)
+            continue
+        n = sizes[axis]
+        while n < 3 * bounds[name] // 2 and n < max_input:
             n *= 2
-        for at, items in fallback.items():
-            shapes = _shapes(graph, at, [name for name, _ in items])
+        start[name] = n
+    if clipped:
+        probe = _Probe(torch, module, graph, sizes, clipped)
+        for name in clipped:
+            results[name] = _measure_clipped(probe, name, axis, periods0[name], max_clipped_units)
+        probe.close()
+    n = sizes[axis]
+    pending = dict(start)
+    tried: dict[str, tuple[int, ...]] = {}
+    short: dict[str, int] = {}  # units missing at the last size tried
+    irregular: dict[str, tuple[AxisMeasurement, int]] = {}  # not periodic: retried at larger sizes
+    fallback: dict[tuple[int, ...], list[tuple[str, str]]] = {}
+    while pending:
+        batch = [name for name, first in pending.items() if first <= n]
+        size = _sizes(sizes, axis, n)
+        if n > max_input or math.prod(size) > max_pixels:
+            reason = (
+                f"too big: the field needs an input of more than {n // 2} pixels along axis {axis + 1} "
+                f"(limits: {max_input} along an axis, {max_pixels} in all)"
+            )
+            for name in pending:
+                if name in irregular:
+                    results[name] = irregular[name][0]
+                else:
+                    results[name] = AxisMeasurement(axis, size, None, None, None, None, 0, (), None, note=reason)
+            break
+        shapes = _shapes(graph, size, graph.nodes) if batch else None
+        if batch and shapes is None:  # e.g. branches whose sizes only match at some input sizes
+            for name in batch:
+                del pending[name]
+                if name in irregular:
+                    results[name] = irregular[name][0]
+                    continue
+                at = tried.get(name, sizes)
+                note = (
+                    f"the field needs a larger input but the network has no valid output at {list(size)}, "
+                    f"so the units were measured as they are at {list(at)}, border included"
+                )
+                fallback.setdefault(at, []).append((name, note))
+        elif batch:
             assert shapes is not None
             periods = _period_bounds(graph, shapes, axis)
-            probe = _Probe(torch, module, graph, at, [name for name, _ in items])
-            for name, note in items:
-                found = _measure_clipped(probe, name, axis, periods[name], max_clipped_units)
-                results[name][axis] = replace(found, note=note)
+            probe = _Probe(torch, module, graph, size, batch)
+            for name in batch:
+                got = tuple(probe.outputs[name].shape[2:])
+                if got != shapes[name][1]:  # pragma: no cover - a bug in torch_build or infer_shapes
+                    raise AssertionError(f"`{name}`: probe output {got} but shape inference says {shapes[name][1]}")
+                found = _measure_layer(probe, name, axis, periods[name])
+                if isinstance(found, AxisMeasurement) and found.note.startswith(IRREGULAR):
+                    # a unit near an edge of some inner layer (cropped, then padded) or branches of
+                    # different strides: larger inputs settle the former, twice is enough to tell
+                    tries = irregular.get(name, (found, 0))[1] + 1
+                    if tries <= 2:
+                        irregular[name] = (found, tries)
+                        tried[name] = size
+                        continue
+                if isinstance(found, AxisMeasurement):
+                    results[name] = found
+                    del pending[name]
+                elif found == "short" and (
+                    name in fixed or short.get(name, math.inf) <= 2 * periods[name] + 1 - shapes[name][1][axis]
+                ):  # more input will not give enough units (a fixed length, or a period that grows with it)
+                    results[name] = _measure_clipped(probe, name, axis, periods[name], max_clipped_units)
+                    del pending[name]
+                else:
+                    tried[name] = size
+                    if found == "short":
+                        short[name] = 2 * periods[name] + 1 - shapes[name][1][axis]
             probe.close()
-    return {name: [m for m in axes if m is not None] for name, axes in results.items()}  # type: ignore[misc]
+            del probe
+        n *= 2
+    for at, items in fallback.items():
+        shapes = _shapes(graph, at, [name for name, _ in items])
+        assert shapes is not None
+        periods = _period_bounds(graph, shapes, axis)
+        probe = _Probe(torch, module, graph, at, [name for name, _ in items])
+        for name, note in items:
+            found = _measure_clipped(probe, name, axis, periods[name], max_clipped_units)
+            results[name] = replace(found, note=note)
+        probe.close()
+    return results

@@ -67,3 +67,29 @@ def suggest(kernels: Sequence[int], dilations: Sequence[int]) -> tuple[int, ...]
             if best_gap is None or gap < best_gap:
                 best, best_gap = rates, gap
     return best
+
+
+STACK_OPS = frozenset({"conv", "identity", "norm"})
+
+
+def chain_paths(graph, names=None) -> list[list[str]]:  # noqa: ANN001 - a spec Graph
+    """Maximal root-to-leaf paths of single-input conv / identity / norm layers.
+
+    These are the places stacks of convolutions can form: along a path, runs of
+    stride-1 convolutions (delimited by strided ones) are the stacks whose
+    offsets must be contiguous. 1x1 convolutions and pass-through layers
+    inside a run do not read other positions, so they leave it unbroken.
+    """
+    chosen = list(graph.nodes) if names is None else list(names)
+    members = {
+        name for name in chosen if graph.nodes[name].op in STACK_OPS and len(graph.nodes[name].inputs) == 1
+    }
+    parent = {name: graph.nodes[name].inputs[0] for name in members if graph.nodes[name].inputs[0] in members}
+    has_child = set(parent.values())
+    paths = []
+    for leaf in (name for name in chosen if name in members and name not in has_child):
+        path = [leaf]
+        while path[-1] in parent:
+            path.append(parent[path[-1]])
+        paths.append(list(reversed(path)))
+    return paths

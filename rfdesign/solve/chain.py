@@ -137,8 +137,8 @@ class ChainModel:
                             continue
                         result.append(Move(kernel, stride, dilation))
         if node.optional:
-            smallest = result[0]
-            result.append(Move(smallest.kernel, smallest.stride, smallest.dilation, kept=False))
+            smallest = [min(self.problem.options(node.name, attr, 0)) for attr in ("kernel", "stride", "dilation")]
+            result.append(Move(*smallest, kept=False))
         return result
 
     def _dead(self, shape: Shape, can_grow: bool) -> bool:

@@ -136,23 +136,23 @@ def explain_z3(model: Any, budget: float = 5.0) -> list[str]:
         if label not in ("receptive_field.min", "receptive_field.max"):
             continue
         others = [flag for name, flag in tracked.items() if name != label and str(flag) in core]
+        maximise = label.endswith("min")
+        found: dict[tuple[int, int], list[int]] = {}
         for axis in range(model.dims):
-            bounds = targets.receptive_field[axis]
+            bound = targets.receptive_field[axis][0 if maximise else 1]
             rf = model.hi[(output, axis)] - model.lo[(output, axis)] + 1
-            maximise = label.endswith("min")
             extreme = _extreme(solver, rf, others, maximise, budget)
-            if extreme is None:
-                continue
-            other_parts = [name for name in labels if name != label]
-            context = f" with {', '.join(other_parts)}" if other_parts else ""
-            if maximise and bounds[0] is not None:
-                reasons.append(
-                    f"the largest receptive field reachable along axis {axis + 1}{context} is {extreme} < {bounds[0]}"
-                )
-            elif not maximise and bounds[1] is not None:
-                reasons.append(
-                    f"the smallest receptive field reachable along axis {axis + 1}{context} is {extreme} > {bounds[1]}"
-                )
+            if extreme is not None and bound is not None:
+                found.setdefault((extreme, bound), []).append(axis + 1)
+        other_parts = [name for name in labels if name != label]
+        context = f" with {', '.join(other_parts)}" if other_parts else ""
+        for (extreme, bound), axes in found.items():
+            where = "" if model.dims == 1 else (" along every axis" if len(axes) == model.dims else
+                                                 " along axis " + ", ".join(map(str, axes)))
+            if maximise:
+                reasons.append(f"the largest receptive field reachable{where}{context} is {extreme} < {bound}")
+            else:
+                reasons.append(f"the smallest receptive field reachable{where}{context} is {extreme} > {bound}")
     return reasons
 
 

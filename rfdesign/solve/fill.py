@@ -53,8 +53,8 @@ def proposal_text(problem: Problem, assignment: Assignment, evaluation: Evaluati
     stride = "x".join(str(number(v)) for v in evaluation.effective_stride)
     header = (
         f"Proposal {rank} of `rfdesign solve` for {problem.graph.file}.\n"
-        f"{problem.objective}: {evaluation.objective:,}; params {evaluation.params:,}, "
-        f"multiply-adds {evaluation.flops:,}, depth {evaluation.depth}\n"
+        f"params {evaluation.params:,}, multiply-adds {evaluation.flops:,}, depth {evaluation.depth} "
+        f"(minimised: {problem.objective})\n"
         f"receptive field {rf}, effective stride {stride}, output size {'x'.join(map(str, evaluation.output_size))}"
     )
     return dump(spec_dict(graph, extra), header)

@@ -32,6 +32,7 @@ from itertools import product
 from typing import Any
 
 from rfdesign.errors import SpecError, require
+from rfdesign.review.dilation import chain_paths
 from rfdesign.rf.coverage import window_has_gaps
 from rfdesign.rf.layer import window_size
 from rfdesign.solve.problem import Assignment, Problem, channel_counts
@@ -236,33 +237,10 @@ class Z3Model:
     def _gridding(self) -> None:
         """Stacks of stride-1 convolutions must read contiguous offsets (see the module docstring)."""
         z3 = self.z3
-        graph = self.graph
-        segments: list[list[str]] = []
-        current: list[str] = []
-        consumers = graph.consumers()
-        for name in self.problem.design:
-            node = graph.nodes[name]
-            chained = (
-                node.op in (ops.CONV, ops.IDENTITY, ops.NORM)
-                and len(node.inputs) == 1
-                and current
-                and node.inputs[0] == current[-1]
-            )
-            if chained:
-                current.append(name)
-            else:
-                if current:
-                    segments.append(current)
-                current = [name] if node.op in (ops.CONV, ops.IDENTITY, ops.NORM) and len(node.inputs) == 1 else []
-            if len(consumers[name]) != 1 and current:
-                segments.append(current)
-                current = []
-        if current:
-            segments.append(current)
         flag = z3.Bool("constraint:no_gridding")
         self.tracked["no_gridding"] = flag
-        for segment in segments:
-            convs = [graph.nodes[n] for n in segment if graph.nodes[n].op == ops.CONV]
+        for path in chain_paths(self.graph, self.problem.design):
+            convs = [self.graph.nodes[n] for n in path if self.graph.nodes[n].op == ops.CONV]
             for axis in range(self.dims):
                 self._gridding_axis(convs, axis, flag)
 

@@ -5,53 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rfdesign.review.context import ReviewContext
-from rfdesign.review.dilation import common_factor, hdc_m2, holes, suggest
+from rfdesign.review.dilation import chain_paths, common_factor, hdc_m2, holes, suggest
 from rfdesign.review.finding import Finding
 from rfdesign.review.rule import rule
 from rfdesign.review.rules._text import along, group_axes
 from rfdesign.spec import ops
-from rfdesign.spec.graph import INPUT, Graph
-
-PASS_THROUGH = frozenset({ops.IDENTITY, ops.NORM})
-
-
-def _conv_predecessor(graph: Graph, name: str) -> str | None:
-    """The stride-1 conv feeding ``name`` directly or through pass-through ops, if any."""
-    source = graph.nodes[name].inputs[0]
-    while source != INPUT:
-        node = graph.nodes[source]
-        if node.op == ops.CONV:
-            return source
-        if node.op not in PASS_THROUGH or len(node.inputs) != 1:
-            return None
-        source = node.inputs[0]
-    return None
-
+from rfdesign.spec.graph import Graph
 
 def stacks(graph: Graph, axis: int) -> list[list[str]]:
-    """Maximal chains of stride-1 convs (kernel > 1 along ``axis``) joined by pass-through ops."""
-
-    def member(name: str) -> bool:
-        node = graph.nodes[name]
-        return node.op == ops.CONV and node.stride[axis] == 1 and node.kernel[axis] > 1  # type: ignore[operator]
-
-    following: dict[str, str] = {}
-    preceded: set[str] = set()
-    for name in graph.nodes:
-        if not member(name):
-            continue
-        previous = _conv_predecessor(graph, name)
-        if previous is not None and member(previous) and previous not in following:
-            following[previous] = name
-            preceded.add(name)
-    chains = []
-    for name in graph.nodes:
-        if member(name) and name not in preceded:
-            chain = [name]
-            while chain[-1] in following:
-                chain.append(following[chain[-1]])
-            chains.append(chain)
-    return chains
+    """Runs of stride-1 convolutions with kernel > 1 along ``axis`` (see :func:`chain_paths`)."""
+    found: list[list[str]] = []
+    for path in chain_paths(graph):
+        run: list[str] = []
+        for name in path + [None]:  # type: ignore[list-item]
+            node = graph.nodes[name] if name is not None else None
+            strided = node is not None and node.op == ops.CONV and node.stride[axis] != 1
+            if node is None or strided:
+                if len(run) >= 2 and run not in found:
+                    found.append(run)
+                run = []
+                continue
+            if node.op == ops.CONV and node.kernel[axis] > 1:  # type: ignore[operator]
+                run.append(name)
+    return found
 
 
 @rule(
@@ -67,7 +43,10 @@ inputs and the output shows a checkerboard. Wang et al. ("Understanding
 Convolution for Semantic Segmentation", WACV 2018) call this gridding and
 propose Hybrid Dilated Convolution: rates without a common factor (e.g.
 1, 2, 5) satisfying M_2 <= K. This check computes exactly which offsets the
-stack reads and fires when they are not contiguous.
+stack reads and fires when they are not contiguous. A stack is a run of
+stride-1 convolutions along a chain of single-input layers; 1x1
+convolutions and pass-through layers in between do not end it, a strided
+layer, a pooling layer or a merge does.
 """,
     example="""
 name: gridded
@@ -86,7 +65,7 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
         for chain in stacks(graph, axis):
             kernels = tuple(int(graph.nodes[n].kernel[axis]) for n in chain)  # type: ignore[arg-type]
             rates = tuple(int(graph.nodes[n].dilation[axis]) for n in chain)  # type: ignore[arg-type]
-            if len(chain) < 2 or max(rates) == 1:
+            if max(rates) == 1:
                 continue
             missing, span = holes(kernels, rates)
             if missing:
