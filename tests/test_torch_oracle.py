@@ -70,9 +70,19 @@ def compare(graph, results: dict[str, list[AxisMeasurement]]) -> tuple[int, list
                 index = list(m.unit)
                 index[m.axis] = u
                 box = unit_box(layer, tuple(index))[m.axis]
-                if m.clipped and box is not None:
-                    box = (max(box[0], 0), min(box[1], n - 1)) if box[1] >= 0 and box[0] <= n - 1 else None
-                if box != region:
+                if not m.clipped:
+                    if box != region:
+                        problems.append(f"{where}: unit {u} sees {region}, engine box {box}")
+                    continue
+                # a unit at the border: the engine's axis is infinite, a real image is not. What the
+                # unit sees must lie in the engine's box; a unit clear of the border must see all of it.
+                # (A unit over padding sees nothing in a real image, whatever its virtual box is.)
+                if region is None:
+                    continue
+                if box is None or not box[0] <= region[0] <= region[1] <= box[1]:
+                    problems.append(f"{where}: border unit {u} sees {region}, outside the engine box {box}")
+                extent = region[1] - region[0] + 1
+                if region[0] >= extent and region[1] <= n - 1 - extent and box != region:
                     problems.append(f"{where}: unit {u} sees {region}, engine box {box}")
             if m.clipped or _stride_misaligned(layer):
                 continue
