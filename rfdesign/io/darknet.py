@@ -375,7 +375,7 @@ def _ref(cfg: _Cfg, key: str, value: int, index: int, layers: list[_Shape]) -> _
     target = index + value if value < 0 else value
     if not 0 <= target < index:
         raise cfg.error(
-            f"`{key}` refers to layer {value} (layer {target}), which is not an earlier layer",
+            f"`{key}` entry {value} is layer {target}, which is not an earlier layer",
             key,
             f"this is layer {index}; use an index from 0 to {index - 1} or a negative offset",
         )
