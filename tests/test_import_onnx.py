@@ -23,7 +23,7 @@ import pytest
 
 from conftest import FIXTURES, ZOO
 from rfdesign.errors import MissingExtraError, SpecError
-from rfdesign.rf import analyze
+from rfdesign.rf import analyze, unit_box
 from rfdesign.spec import load_spec
 from rfdesign.spec.load import parse_spec
 
@@ -350,11 +350,12 @@ def test_pad_constant_input_and_negative_pads(tmp_path):
 
 
 def _resize(tmp_path, mode, transform, nearest="round_prefer_floor", scales=None, sizes=None, shape=(1, 3, 5, 5)):
-    inputs = ["x", "", "s" if scales else "", "z" if sizes else ""]
+    inputs = ["x", "r", "s" if scales else "", "z" if sizes else ""]
     attrs = {"mode": mode, "coordinate_transformation_mode": transform, "nearest_mode": nearest}
     node = helper.make_node("Resize", inputs, ["y"], name="up", **attrs)
-    inits = ([_floats("s", scales)] if scales else []) + ([_ints("z", sizes)] if sizes else [])
-    return _model(tmp_path, [node], shape=shape, inits=inits, opset=13, name=f"{mode}_{transform}")
+    inits = [_floats("r", [])] + ([_floats("s", scales)] if scales else []) + ([_ints("z", sizes)] if sizes else [])
+    opset = 11 if transform == "tf_half_pixel_for_nn" else 13  # a mode of opsets 11 and 12 only
+    return _model(tmp_path, [node], shape=shape, inits=inits, opset=opset, name=f"{mode}_{transform}")
 
 
 @pytest.mark.parametrize(
@@ -379,6 +380,42 @@ def test_resize_modes_read_the_same_pixels(tmp_path, mode, transform, nearest, s
     else:
         assert out == values
     assert node.mode == ("nearest" if mode == "nearest" else "linear") and node.align_corners is align
+
+
+@pytest.mark.parametrize(
+    "mode, transform, nearest, scales, sizes",
+    [
+        ("nearest", "half_pixel", "round_prefer_floor", [1, 1, 1, 2], None),
+        ("nearest", "pytorch_half_pixel", "round_prefer_ceil", [1, 1, 1, 3], None),
+        ("nearest", "asymmetric", "floor", None, [1, 1, 1, 8]),
+        ("nearest", "asymmetric", "floor", None, [1, 1, 1, 3]),  # downsampling 5 -> 3
+        ("linear", "half_pixel", "floor", [1, 1, 1, 2], None),
+        ("linear", "half_pixel", "floor", [1, 1, 1, 4], None),
+        ("linear", "align_corners", "floor", None, [1, 1, 1, 9]),
+        ("linear", "align_corners", "floor", None, [1, 1, 1, 12]),
+        ("linear", "pytorch_half_pixel", "floor", None, [1, 1, 1, 8]),
+    ],
+)
+def test_resize_boxes_are_the_pixels_onnx_reads(tmp_path, mode, transform, nearest, scales, sizes):
+    """Each output pixel's box is exactly the input pixels it depends on in ONNX's reference implementation."""
+    import numpy as np
+    from onnx.reference import ReferenceEvaluator
+
+    n = 5
+    path = _resize(tmp_path, mode, transform, nearest, scales, sizes, shape=(1, 1, 1, n))
+    layer = analyze(import_onnx(path)).output
+    evaluator = ReferenceEvaluator(path)
+    reads: dict[int, list[int]] = {}
+    for pixel in range(n):
+        x = np.zeros((1, 1, 1, n), np.float32)
+        x[..., pixel] = 1.0
+        y = evaluator.run(None, {"x": x})[0][0, 0, 0]
+        for v in np.nonzero(y)[0]:
+            reads.setdefault(int(v), []).append(pixel)
+    assert layer.output_size == (1, len(y))
+    for v in range(len(y)):
+        first, last = unit_box(layer, (0, v))[1]
+        assert (max(first, 0), min(last, n - 1)) == (min(reads[v]), max(reads[v])), v
 
 
 @pytest.mark.parametrize(
@@ -440,6 +477,73 @@ def test_global_reduce_split_depth_to_space(tmp_path):
     assert analysis.layers["cat"].channels == 12
     assert analysis.layers["mean"].output_size == (1, 1)
     assert graph.outputs == ("cat",)
+
+
+def reference_shape(path, shape):
+    """The output shape ONNX's reference implementation computes (an oracle independent of the importer)."""
+    import numpy as np
+    from onnx.reference import ReferenceEvaluator
+
+    return ReferenceEvaluator(str(path)).run(None, {"x": np.zeros(shape, np.float32)})[0].shape
+
+
+@pytest.mark.parametrize("n, expected", [(5, 3), (6, 4), (7, 4)])
+def test_pool_ceil_mode_follows_the_reference_implementation(tmp_path, n, expected):
+    # k2 s2 pads (1, 1): the plain ceil formula gives 4, 4, 5; a last window starting in the right padding
+    # is dropped (PyTorch, and ONNX's reference implementation; ONNX shape inference still says 4 for n = 5)
+    pool = helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2], strides=[2], pads=[1, 1],
+                            ceil_mode=1)  # fmt: skip
+    path = _model(tmp_path, [pool], shape=(1, 1, n), opset=19)
+    assert analyze(import_onnx(path)).output.output_size == (expected,) == tuple(reference_shape(path, (1, 1, n))[2:])
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"strides": [2, 2], "output_shape": [15, 16]},
+        {"strides": [2, 2], "auto_pad": "SAME_UPPER"},
+        {"strides": [2, 2], "auto_pad": "SAME_LOWER"},
+        {"strides": [3, 2], "pads": [1, 0, 2, 1], "output_padding": [1, 0]},
+        {"strides": [2, 2], "group": 3},
+    ],
+    ids=["output_shape", "same_upper", "same_lower", "pads", "groups"],
+)
+def test_conv_transpose_sizes_follow_the_reference_implementation(tmp_path, attrs):
+    group = attrs.get("group", 1)
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up", kernel_shape=[3, 3], **attrs)
+    path = _model(tmp_path, [node], inits=[_weight("w", (3, 6 // group, 3, 3))])
+    analysis = analyze(import_onnx(path))
+    # the reference implementation cannot run a grouped ConvTranspose: (7 - 1) * 2 + 3 = 15 by hand
+    expected = (1, 6, 15, 15) if group > 1 else reference_shape(path, (1, 3, 7, 7))
+    assert analysis.output.output_size == tuple(expected[2:]) and analysis.output.channels == expected[1]
+    assert analysis.params == 3 * (6 // group) * 9
+
+
+def test_conv_auto_pad_sizes_follow_the_reference_implementation(tmp_path):
+    for auto_pad in ("SAME_UPPER", "SAME_LOWER", "VALID"):
+        conv = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[4, 3], strides=[2, 3],
+                                dilations=[1, 2], auto_pad=auto_pad)  # fmt: skip
+        path = _model(tmp_path, [conv], inits=[_weight("w", (2, 3, 4, 3))], shape=(1, 3, 9, 11), name=auto_pad)
+        assert analyze(import_onnx(path)).output.output_size == tuple(reference_shape(path, (1, 3, 9, 11))[2:])
+
+
+def test_channels_last_input(tmp_path):
+    """A TensorFlow conversion: NHWC input, Transpose to NCHW, convolutions, Transpose back, ops on channels last."""
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], name="to_nchw", perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["t", "w"], ["c"], name="conv", kernel_shape=[3, 3], strides=[2, 2]),
+        helper.make_node("Transpose", ["c"], ["l"], name="to_nhwc", perm=[0, 2, 3, 1]),
+        helper.make_node("Softmax", ["l"], ["s"], name="softmax", axis=-1),
+        helper.make_node("ReduceMean", ["s"], ["y"], name="mean", axes=[1, 2], keepdims=1),
+    ]
+    path = _model(tmp_path, nodes, shape=(1, 17, 17, 3), inits=[_weight("w", (5, 3, 3, 3))])
+    graph = import_onnx(path)
+    analysis = analyze(graph)
+    assert graph.input_size == (17, 17) and graph.input_channels == 3
+    assert analysis.layers["conv"].output_size == (8, 8) and analysis.layers["softmax"].channels == 5
+    assert graph.nodes["mean"].op == "global_pool"
+    assert graph.outputs == ("softmax",)
+    assert analysis.output.axis_values("receptive_field") == [3, 3]
 
 
 # -- errors ------------------------------------------------------------------------------------------------

@@ -102,8 +102,10 @@ _SHAPE_ONLY = {"Shape", "Size"}
 class _Tensor:
     """An image-dependent tensor: the rfdesign node holding it and how its ONNX shape relates to it.
 
-    ``layout`` is ``map`` (N, C, *size), ``flat`` (N, C * prod(size)) or
-    ``group`` (N, *cdims, *size) with prod(cdims) = C (a channel regrouping).
+    ``layout`` is ``map`` (N, C, *size), ``last`` (N, *size, C: channels last,
+    as models converted from TensorFlow take their input), ``flat``
+    (N, C * prod(size)) or ``group`` (N, *cdims, *size) with prod(cdims) = C
+    (a channel regrouping).
     """
 
     node: str
@@ -119,11 +121,25 @@ class _Tensor:
             return (self.batch, self.channels * prod(self.size))
         if self.layout == "group":
             return (self.batch,) + self.cdims + self.size
+        if self.layout == "last":
+            return (self.batch,) + self.size + (self.channels,)
         return (self.batch, self.channels) + self.size
 
     @property
     def rank(self) -> int:
         return len(self.shape)
+
+    @property
+    def spatial_axes(self) -> list[int]:
+        if self.layout == "flat":
+            return []
+        if self.layout == "last":
+            return list(range(1, 1 + len(self.size)))
+        return list(range(self.rank - len(self.size), self.rank))
+
+    @property
+    def channel_axis(self) -> int:
+        return self.rank - 1 if self.layout == "last" else 1
 
     @property
     def point(self) -> bool:
@@ -197,8 +213,8 @@ class _Importer:
     # -- entry -----------------------------------------------------------------------------------------
 
     def run(self, output: str | None) -> Graph:
-        image, batch, channels, size = self._image_input()
-        self.data[image] = _Tensor(INPUT, batch, channels, size)
+        image, batch, channels, size, layout = self._image_input()
+        self.data[image] = _Tensor(INPUT, batch, channels, size, layout)
         self.sizes[INPUT] = size
         order = self._topological()
         for node in order:
@@ -233,7 +249,7 @@ class _Importer:
             input_location=self.location,
         )
 
-    def _image_input(self) -> tuple[str, int | None, int, tuple[int, ...]]:
+    def _image_input(self) -> tuple[str, int | None, int, tuple[int, ...], str]:
         candidates = []
         for value in self.graph.input:
             if value.name in self.initializers:
@@ -251,6 +267,15 @@ class _Importer:
         if len(shape) > 5:
             raise SpecError(f"input `{name}` has rank {len(shape)}; rfdesign handles 1 to 3 spatial axes", self.location)
         batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        rank = len(shape)
+        to_first = [0, rank - 1] + list(range(1, rank - 1))
+        readers = [node for node in self.graph.node if name in node.input]
+        layout = "map"
+        if readers and all(
+            node.op_type == "Transpose" and list(self._attrs(node).get("perm", [])) == to_first for node in readers
+        ):  # channels last, transposed to channels first before any convolution (TensorFlow conversions)
+            layout = "last"
+            shape = [shape[0], shape[-1]] + list(shape[1:-1])
         channels = shape[1]
         if not isinstance(channels, int) or channels < 1:
             raise SpecError(
@@ -275,7 +300,7 @@ class _Importer:
                     "pass an input size (one per spatial axis)",
                 )
             size = tuple(declared)  # type: ignore[arg-type]
-        return name, batch, channels, size
+        return name, batch, channels, size, layout
 
     def _declared_shape(self, value: Any) -> list[Any] | None:
         kind = value.type.WhichOneof("value")
@@ -618,8 +643,7 @@ class _Importer:
         axis = self._attrs(node).get("axis", 1 if self.opset < 13 else -1)
         axis = axis % rank
         axes = range(axis, rank) if self.opset < 13 else [axis]  # before opset 13 the input is coerced to 2-D
-        spatial_first = rank - len(tensor.size) if tensor.layout != "flat" else rank
-        if not tensor.point and any(a >= spatial_first for a in axes):
+        if not tensor.point and any(a in tensor.spatial_axes for a in axes):
             raise self._error(
                 node,
                 f"normalises over spatial axis {max(axes)} of a {list(tensor.shape)} tensor, which mixes positions",
@@ -836,8 +860,8 @@ class _Importer:
             axes = []
         rank = tensor.rank
         axes = sorted({a % rank for a in axes})
-        spatial = list(range(rank - len(tensor.size), rank)) if tensor.layout != "flat" else []
-        if tensor.layout != "map" or axes != spatial or not spatial:
+        spatial = tensor.spatial_axes
+        if tensor.layout not in ("map", "last") or axes != spatial or not spatial:
             raise self._error(
                 node,
                 f"reduces axes {axes or 'all'} of a {list(tensor.shape)} tensor",
@@ -846,7 +870,7 @@ class _Importer:
         point = (1,) * len(tensor.size)
         self._add(node, base, ops.GLOBAL_POOL, (tensor.node,), point, pool_mode=_REDUCE[node.op_type])
         keep = bool(attrs.get("keepdims", 1))
-        self._set(node, _Tensor(base, tensor.batch, tensor.channels, point, "map" if keep else "flat"))
+        self._set(node, _Tensor(base, tensor.batch, tensor.channels, point, tensor.layout if keep else "flat"))
 
     # padding, slicing, resampling -------------------------------------------------------------------------
 
@@ -938,14 +962,13 @@ class _Importer:
         if tensor.layout == "group" or (tensor.layout == "flat" and not tensor.point):
             if any(axis != 0 and ranges[axis] != (0, shape[axis]) for axis in ranges):
                 raise self._error(node, f"slices a regrouped or flattened tensor of shape {list(tensor.shape)}")
-        channel = ranges.get(1, (0, shape[1]))
-        dims = len(tensor.size)
-        offset = rank - dims if tensor.layout == "map" else rank
+        axis_c = tensor.channel_axis
+        channel = ranges.get(axis_c, (0, shape[axis_c]))
         crop = tuple(
-            (ranges.get(offset + i, (0, n))[0], n - ranges.get(offset + i, (0, n))[1]) for i, n in enumerate(tensor.size)
+            (ranges.get(a, (0, n))[0], n - ranges.get(a, (0, n))[1]) for a, n in zip(tensor.spatial_axes, tensor.size)
         )
         steps_: list[str] = []
-        if channel != (0, shape[1]):
+        if channel != (0, shape[axis_c]):
             steps_.append("select")
         if any(b or a for b, a in crop):
             steps_.append("crop")
@@ -968,7 +991,7 @@ class _Importer:
         attrs = self._attrs(node)
         rank = tensor.rank
         axis = attrs.get("axis", 0) % rank
-        if axis != 1 or not (tensor.layout == "map" or tensor.point):
+        if axis != tensor.channel_axis or not (tensor.layout in ("map", "last") or tensor.point):
             raise self._error(node, f"splits axis {axis} of a {list(tensor.shape)} tensor", "only channel splits are read")
         count = len(node.output)
         if "split" in attrs:
@@ -1202,7 +1225,7 @@ class _Importer:
             self._set(node, tensor_as(tensor, base))
             return
         layouts = {t.layout for t in tensors}
-        if layouts != {"map"} and not all(t.point for t in tensors):
+        if not (layouts == {"map"} or layouts == {"last"} or all(t.point for t in tensors)):
             raise self._error(node, "merges tensors that are not all feature maps")
         merged = "add" if op in _ADDS else "mul"
         if op not in _ADDS and op not in _MULS:
@@ -1241,7 +1264,8 @@ class _Importer:
         tensors = self._data_inputs(node)
         rank = tensors[0].rank
         axis = self._attrs(node).get("axis", 1) % rank
-        ok = axis == 1 and (all(t.layout == "map" for t in tensors) or all(t.point for t in tensors))
+        same = len({t.layout for t in tensors}) == 1 and tensors[0].layout in ("map", "last")
+        ok = axis == tensors[0].channel_axis and (same or all(t.point for t in tensors))
         if not ok or any(t.size != tensors[0].size for t in tensors):
             raise self._error(
                 node,
@@ -1396,8 +1420,14 @@ class _Importer:
         perm = list(self._attrs(node).get("perm", list(reversed(range(rank)))))
         dims = len(tensor.size)
         result: _Tensor | None = None
+        to_first = [0, rank - 1] + list(range(1, rank - 1))
+        to_last = [0] + list(range(2, rank)) + [1]
         if perm == list(range(rank)):
             result = tensor_as(tensor, base)
+        elif tensor.layout == "last" and perm == to_first:
+            result = _Tensor(base, tensor.batch, tensor.channels, tensor.size, "map")
+        elif tensor.layout == "map" and perm == to_last and rank > 2:
+            result = _Tensor(base, tensor.batch, tensor.channels, tensor.size, "last")
         elif tensor.layout == "group":
             head = rank - dims
             moved = perm[1:head]
