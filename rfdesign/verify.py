@@ -10,10 +10,13 @@ analytic engine; only the spec parser.
 Method, per layer and spatial axis ``a``:
 
 1. ``x = ones`` (requiring grad) at some input size; forward in probe mode.
-2. Take output units along ``a`` near the middle of the layer's output (the
-   other axes at their middle unit): one whole *period* ``P`` of units
-   ``u0 .. u0+P-1`` and, for one phase ``r``, the units one and two periods
-   later. ``P`` is a bound computed from the graph (the product of the
+2. Take output units along ``a`` near the middle of the layer's output:
+   two whole *periods* ``P`` of units ``u0 .. u0+2P-1`` and, for one phase
+   ``r``, the unit in the third period. The regions must be periodic (the
+   same holes in both periods, every region moved by the same ``R``
+   pixels); if they are not, the input is enlarged (a unit near the edge of
+   an inner layer that was cropped, then padded), and after two tries the
+   figures are left out (branches of different strides). ``P`` is a bound computed from the graph (the product of the
    periods of transposed convs, upsamplings and depth-to-space along the
    paths, so a multiple of the true period of the unit -> region map; 1 for
    an ordinary CNN). ``u0`` is a multiple of ``P``.
@@ -42,10 +45,10 @@ Figures (the same definitions as :mod:`rfdesign.rf`, on an infinite axis):
     neighbouring units see regions of different sizes, i.e. after upsampling
     or transposed convolution);
 ``effective_stride``
-    ``(first(u + P) - first(u)) / P`` as a :class:`fractions.Fraction`;
+    ``R / P`` with ``R = first(u + P) - first(u)``, as a :class:`fractions.Fraction`;
 ``effective_padding``
     how far unit 0's region starts before pixel 0, extrapolated from the
-    interior unit ``u0``: ``(u0 / P) * (first(u0 + P) - first(u0)) - first(u0)``.
+    interior unit ``u0``: ``(u0 / P) * R - first(u0)``.
 
 Every figure depends on the input size when a layer uses ``padding: same``
 (or a fixed-size resample), so compare with the engine at
@@ -267,18 +270,20 @@ def _inside(region: tuple[int, int] | None, n: int) -> bool:
 def _measure_layer(probe: _Probe, name: str, axis: int, period: int) -> AxisMeasurement | str | None:
     """Measure ``name`` at the probe's input size.
 
-    Returns None when the units' regions touch the border (enlarge the input),
-    ``"short"`` when the layer has fewer than the 2P + 1 units needed.
+    Units: two whole periods ``u0 .. u0+2P-1`` (``u0`` a multiple of ``P``, at
+    least one period from the start) and one phase of the third. Returns None
+    when a region touches the border (enlarge the input), ``"short"`` when
+    the layer has fewer than the 4P units needed.
     """
     y = probe.outputs[name]
     spatial = tuple(y.shape[2:])
     m = spatial[axis]
     p = period
-    if m < 2 * p + 1:
+    if m < 4 * p:
         return "short"
     n = probe.size[axis]
     middle = [s // 2 for s in spatial]
-    u0 = p * max(0, min((m // 2 - p) // p, (m - 1 - 2 * p) // p))
+    u0 = p * max(1, min((m // 2 - p) // p, (m - 3 * p) // p))
 
     def index(u: int) -> tuple[int, ...]:
         full = list(middle)
@@ -286,33 +291,45 @@ def _measure_layer(probe: _Probe, name: str, axis: int, period: int) -> AxisMeas
         return tuple(full)
 
     units: list[tuple[int, tuple[int, int] | None]] = []
-    for r in range(p):
-        region = probe.region(name, index(u0 + r), axis)
+    for u in range(u0, u0 + 2 * p):
+        region = probe.region(name, index(u), axis)
         if not _inside(region, n):
             return None
-        units.append((u0 + r, region))
-    phases = [region for _, region in units if region is not None]
-    if not phases:
+        units.append((u, region))
+    first, second = [region for _, region in units[:p]], [region for _, region in units[p:]]
+    if all(region is None for region in first + second):
         return AxisMeasurement(axis, probe.size, None, None, None, None, p, tuple(units), index(u0),
                                note="every measured unit sees nothing")  # fmt: skip
-    r = next(i for i, (_, region) in enumerate(units) if region is not None)
-    later = []
-    for k in (1, 2):
-        region = probe.region(name, index(u0 + r + k * p), axis)
-        if region is None or not _inside(region, n):
-            return None
-        later.append(region)
-        units.append((u0 + r + k * p, region))
-    extents = [hi - lo + 1 for lo, hi in phases]
-    first0 = units[r][1][0]  # type: ignore[index]
-    first1, first2 = later[0][0], later[1][0]
-    last0, last1, last2 = units[r][1][1], later[0][1], later[1][1]  # type: ignore[index]
+    # periodic: a phase is a hole in both periods or in neither, and moves by the same R pixels
+    regular = True
+    shifts: set[int] = set()
+    for a, b in zip(first, second):
+        if a is None or b is None:
+            regular &= a is None and b is None
+            continue
+        shifts.update((b[0] - a[0], b[1] - a[1]))
+    r = next((i for i, region in enumerate(first) if region is not None), None)
+    if r is None:  # the first period saw nothing, the second did
+        regular = False
+        r = next(i for i, region in enumerate(second) if region is not None) - p
+    third = probe.region(name, index(u0 + 2 * p + r), axis)
+    if not _inside(third, n):
+        return None
+    units.append((u0 + 2 * p + r, third))
+    base, later = units[r][1] if r >= 0 else None, units[p + r][1]
+    if third is None or base is None or later is None:
+        regular = False
+    else:
+        shifts.update((third[0] - later[0], third[1] - later[1]))
+    regular &= len(shifts) == 1
+    extents = [hi - lo + 1 for region in first + second if region is not None for lo, hi in [region]]
     stride = padding = None
     note = ""
-    if first1 - first0 == first2 - first1 and last1 - last0 == last2 - last1:
-        stride = Fraction(first1 - first0, p)
-        if r == 0:
-            padding = (u0 // p) * (first1 - first0) - first0
+    if regular:
+        shift = shifts.pop()
+        stride = Fraction(shift, p)
+        if first[0] is not None:
+            padding = (u0 // p) * shift - first[0][0]
         else:
             note = "unit 0 sees nothing (a hole), so no effective padding"
     else:
@@ -500,7 +517,7 @@ def _measure_axis(  # noqa: C901 - the enlargement loop, in one place
         length = shapes0[name][1][axis]
         if shapes8 is not None and shapes8[name][1][axis] == length:
             fixed.add(name)  # the output length does not grow with the input (after a global op)
-        if name in fixed and length < 2 * periods0[name] + 1:
+        if name in fixed:  # its units cannot be moved away from the border
             clipped.append(name)
             continue
         n = sizes[axis]
@@ -565,15 +582,14 @@ def _measure_axis(  # noqa: C901 - the enlargement loop, in one place
                 if isinstance(found, AxisMeasurement):
                     results[name] = found
                     del pending[name]
-                elif found == "short" and (
-                    name in fixed or short.get(name, math.inf) <= 2 * periods[name] + 1 - shapes[name][1][axis]
-                ):  # more input will not give enough units (a fixed length, or a period that grows with it)
+                elif found == "short" and short.get(name, math.inf) <= 4 * periods[name] - shapes[name][1][axis]:
+                    # more input does not give enough units: the period grows with the length
                     results[name] = _measure_clipped(probe, name, axis, periods[name], max_clipped_units)
                     del pending[name]
                 else:
                     tried[name] = size
                     if found == "short":
-                        short[name] = 2 * periods[name] + 1 - shapes[name][1][axis]
+                        short[name] = 4 * periods[name] - shapes[name][1][axis]
             probe.close()
             del probe
         n *= 2

@@ -139,7 +139,9 @@ def _read_sections(path: str) -> list[_Section]:
     except OSError as exc:
         raise SpecError(f"cannot read Darknet cfg: {exc.strerror or exc}", Location(path)) from None
     if size > MAX_CFG_BYTES:
-        raise SpecError(f"the file is {size} bytes; Darknet cfg files above {MAX_CFG_BYTES} are refused", Location(path))
+        raise SpecError(
+            f"the file is {size} bytes; Darknet cfg files above {MAX_CFG_BYTES} are refused", Location(path)
+        )
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
@@ -465,7 +467,8 @@ def _conv(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
             dilation = 1  # parse_convolutional ignores dilation on 1x1 kernels
         groups = max(cfg.int("groups", 1), 1)
         padding = size // 2 if cfg.int("pad", 0) else cfg.int("padding", 0)
-    for key, value in (("filters", filters), ("size", size), ("stride", min(stride_x, stride_y)), ("dilation", dilation)):
+    checks = (("filters", filters), ("size", size), ("stride", min(stride_x, stride_y)), ("dilation", dilation))
+    for key, value in checks:
         if value < 1:
             raise cfg.error(f"`{key}` must be at least 1, got {value}", key)
     if padding < 0:
@@ -693,7 +696,8 @@ def _route(builder: _Builder, cfg: _Cfg, base: str, index: int, layers: list[_Sh
             raise cfg.error(f"groups={groups} does not divide the {ref.c} channels of `{ref.node}`", "groups")
         part = ref.c // groups
         name = base if single else f"{base}/{k}"
-        note = _note(cfg, f"channels {group_id * part}-{(group_id + 1) * part - 1} (groups={groups}, group_id={group_id})")
+        first, last = group_id * part, (group_id + 1) * part - 1
+        note = _note(cfg, f"channels {first}-{last} (groups={groups}, group_id={group_id})")
         builder.add(
             name, ops.SELECT, (ref.node,), cfg, size, note, start=group_id * part, stop=(group_id + 1) * part
         )
@@ -753,7 +757,8 @@ def _shortcut(builder: _Builder, cfg: _Cfg, base: str, index: int, prev: _Shape,
             if pooled != size:
                 name = f"{base}/from{k}/crop"
                 pairs = ((0, pooled[0] - size[0]), (0, pooled[1] - size[1]))
-                builder.add(name, ops.CROP, (source,), cfg, size, _note(cfg, "samples past the end dropped"), crop=pairs)
+                note = _note(cfg, "samples past the end dropped")
+                builder.add(name, ops.CROP, (source,), cfg, size, note, crop=pairs)
                 source = name
         if ref.c > prev.c:
             name = f"{base}/from{k}/channels"
@@ -770,7 +775,8 @@ def _shortcut(builder: _Builder, cfg: _Cfg, base: str, index: int, prev: _Shape,
     pieces = []
     for lo, hi in zip(bounds, bounds[1:]):
         piece = f"{base}/channels_{lo}_{hi}"
-        builder.add(piece, ops.SELECT, (prev.node,), cfg, size, _note(cfg, f"channels {lo}-{hi - 1}"), start=lo, stop=hi)
+        span = _note(cfg, f"channels {lo}-{hi - 1}")
+        builder.add(piece, ops.SELECT, (prev.node,), cfg, size, span, start=lo, stop=hi)
         sources = []
         for k, (node, channels) in enumerate(addends):
             if channels < hi:
@@ -783,7 +789,7 @@ def _shortcut(builder: _Builder, cfg: _Cfg, base: str, index: int, prev: _Shape,
             sources.append(part)
         if sources:
             added = f"{piece}/add"
-            builder.add(added, ops.ADD, (piece,) + tuple(sources), cfg, size, _note(cfg, f"channels {lo}-{hi - 1}"), "add")
+            builder.add(added, ops.ADD, (piece,) + tuple(sources), cfg, size, span, "add")
             piece = added
         pieces.append(piece)
     note = _note(cfg, "; ".join(x for x in (f"adds into the first {widths[0]} channels only", extra) if x))

@@ -265,7 +265,9 @@ class _Importer:
             )
         name, shape = candidates[0]
         if len(shape) > 5:
-            raise SpecError(f"input `{name}` has rank {len(shape)}; rfdesign handles 1 to 3 spatial axes", self.location)
+            raise SpecError(
+                f"input `{name}` has rank {len(shape)}; rfdesign handles 1 to 3 spatial axes", self.location
+            )
         batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         rank = len(shape)
         to_first = [0, rank - 1] + list(range(1, rank - 1))
@@ -414,7 +416,9 @@ class _Importer:
 
     def _only_data(self, node: Any, position: int = 0) -> _Tensor:
         if len(node.input) <= position or node.input[position] not in self.data:
-            raise self._error(node, f"input {position} is not the image tensor", "rfdesign follows the image's path only")
+            raise self._error(
+                node, f"input {position} is not the image tensor", "rfdesign follows the image's path only"
+            )
         for index, name in enumerate(node.input):
             if index != position and name in self.data:
                 raise self._error(node, "uses the image in a weight or parameter input")
@@ -608,7 +612,9 @@ class _Importer:
     def _convert(self, node: Any) -> None:
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
-            raise self._error(node, f"unsupported ONNX op '{node.domain}::{op}'", "only the default ONNX domain is read")
+            raise self._error(
+                node, f"unsupported ONNX op '{node.domain}::{op}'", "only the default ONNX domain is read"
+            )
         base = self._unique(node.name or (node.output[0] if node.output else op))
         handler = getattr(self, f"_op_{op}", None)
         if handler is not None:
@@ -992,7 +998,9 @@ class _Importer:
         rank = tensor.rank
         axis = attrs.get("axis", 0) % rank
         if axis != tensor.channel_axis or not (tensor.layout in ("map", "last") or tensor.point):
-            raise self._error(node, f"splits axis {axis} of a {list(tensor.shape)} tensor", "only channel splits are read")
+            raise self._error(
+                node, f"splits axis {axis} of a {list(tensor.shape)} tensor", "only channel splits are read"
+            )
         count = len(node.output)
         if "split" in attrs:
             parts = list(attrs["split"])
@@ -1137,7 +1145,9 @@ class _Importer:
         kinds = (["factor"] if integer else []) + ["size"]
         if mode == "nearest":
             return [(kind, "nearest") for kind in kinds]
-        transforms = ["align_corners", "half_pixel"] if transform == "align_corners" else ["half_pixel", "align_corners"]
+        transforms = ["half_pixel", "align_corners"]
+        if transform == "align_corners":
+            transforms.reverse()
         return [(kind, name) for name in transforms for kind in kinds]
 
     def _onnx_taps(
@@ -1349,7 +1359,8 @@ class _Importer:
                 " and analyze the graph at the other size",
             )
         batch = tensor.batch
-        self._reshape(node, base, tensor, tuple([batch if i == 0 and d == (batch or 1) else d for i, d in enumerate(resolved)]))
+        target = tuple(batch if i == 0 and d == (batch or 1) else d for i, d in enumerate(resolved))
+        self._reshape(node, base, tensor, target)
 
     def _op_Squeeze(self, node: Any, base: str) -> None:
         self._squeeze(node, base, unsqueeze=False)
@@ -1395,7 +1406,11 @@ class _Importer:
         if len(rest) == 1 and rest[0] == features:
             result = _Tensor(base, batch, tensor.channels, tensor.size, "flat")
             flatten = not tensor.point
-        elif len(rest) > dims and tuple(rest[len(rest) - dims:]) == tensor.size and prod(rest[: len(rest) - dims]) == tensor.channels:
+        elif (
+            len(rest) > dims
+            and tuple(rest[len(rest) - dims :]) == tensor.size
+            and prod(rest[: len(rest) - dims]) == tensor.channels
+        ):
             cdims = tuple(rest[: len(rest) - dims])
             if len(cdims) == 1:
                 result = _Tensor(base, batch, tensor.channels, tensor.size)

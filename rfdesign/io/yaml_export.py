@@ -80,6 +80,10 @@ def layer_dict(node: Node, previous: str | None) -> dict[str, Any]:
             layer["like"] = node.like
         else:
             layer["crop"] = _padding(node.crop)
+    if op == ops.SELECT:
+        layer["start"] = node.start
+        if node.stop is not None:
+            layer["stop"] = node.stop
     if op in (ops.SPACE_TO_DEPTH, ops.DEPTH_TO_SPACE):
         layer["factor"] = _axes(node.factor or ())
     if node.optional:

@@ -46,7 +46,7 @@ class AxisFigures:
     """Receptive-field figures of one node along one axis (see module docstring)."""
 
     receptive_field: int
-    receptive_field_min: int
+    receptive_field_min: int | None  # None when not tracked (see rfdesign.rf.maps.MAX_TRACKED_PERIOD)
     receptive_field_position_min: int
     effective_stride: Fraction | int  # an int when integral
     effective_padding: int | None
@@ -140,8 +140,8 @@ class Analysis:
         return self.layers[name]
 
 
-def _figures(region: Region, size: int) -> AxisFigures:
-    if len(region) == 1 and region[0].period == 1 and not region[0].has_empty:
+def _figures(region: Region, size: int, single_path: bool = False) -> AxisFigures:
+    if len(region) == 1 and region[0].period == 1 and not region[0].has_empty and region[0].dmin is not None:
         group = region[0]
         lo, hi, dmin = group.lo[0], group.hi[0], group.dmin[0]
         assert lo is not None and hi is not None and dmin is not None
@@ -151,19 +151,21 @@ def _figures(region: Region, size: int) -> AxisFigures:
         return AxisFigures(extent, dmin + 1, extent, group.shift, -lo, centre, (lo, hi), 1)
     period = region[0].period if len(region) == 1 else size
     largest = smallest = shortest = None
+    tracked = all(g.dmin is not None for g in region)
     for v in range(min(period, size)):
         los = [g.lo_at(v) for g in region]
         his = [g.hi_at(v) for g in region]
-        dmins = [g.dmin_at(v, v) for g in region]
         lo = min((x for x in los if x is not None), default=None)
         hi = max((x for x in his if x is not None), default=None)
         if lo is None or hi is None:
             continue
         extent = hi - lo + 1
-        path = min(x for x in dmins if x is not None) + 1
         largest = extent if largest is None else max(largest, extent)
         smallest = extent if smallest is None else min(smallest, extent)
-        shortest = path if shortest is None else min(shortest, path)
+        if tracked:
+            paths = [x for x in (g.dmin_at(v, v) for g in region) if x is not None]
+            if paths:
+                shortest = min(paths) + 1 if shortest is None else min(shortest, min(paths) + 1)
     los0 = [g.lo_at(0) for g in region]
     his0 = [g.hi_at(0) for g in region]
     lo0 = min((x for x in los0 if x is not None), default=None)
@@ -171,7 +173,7 @@ def _figures(region: Region, size: int) -> AxisFigures:
     box = (lo0, hi0) if lo0 is not None and hi0 is not None else None
     return AxisFigures(
         receptive_field=largest or 0,
-        receptive_field_min=shortest or 0,
+        receptive_field_min=(shortest or 0) if tracked else (smallest or 0) if single_path else None,
         receptive_field_position_min=smallest or 0,
         effective_stride=max(g.stride for g in region),
         effective_padding=None if box is None else -box[0],
@@ -224,14 +226,14 @@ def _merge_simple(branch_regions: list[Region]) -> tuple[Region, int] | None:
     """
     head = branch_regions[0]
     first = head[0]
-    if len(head) != 1 or first.period != 1 or first.has_empty:
+    if len(head) != 1 or first.period != 1 or first.has_empty or first.dmin is None:
         return None
     shift = first.shift
     lo, hi, dmin = first.lo[0], first.hi[0], first.dmin[0]
     twice_low = twice_high = lo + hi  # type: ignore[operator]
     for region in branch_regions[1:]:
         group = region[0]
-        if len(region) != 1 or group.period != 1 or group.shift != shift or group.has_empty:
+        if len(region) != 1 or group.period != 1 or group.shift != shift or group.has_empty or group.dmin is None:
             return None
         g_lo, g_hi, g_dmin = group.lo[0], group.hi[0], group.dmin[0]
         if g_lo < lo:  # type: ignore[operator]
@@ -268,9 +270,9 @@ def _analyze(graph: Graph, input_size: tuple[int, ...] | None) -> Analysis:
     dims = len(size)
     axes = range(dims)
     input_region: Region = (IDENTITY_GROUP,)
-    # per node: output size, channels, regions per axis, aligned, global context
-    state: dict[str, tuple[tuple[int, ...], int, tuple[Region, ...], bool, bool]] = {
-        INPUT: (size, graph.input_channels, (input_region,) * dims, True, False)
+    # per node: output size, channels, regions per axis, aligned, global context, one path only
+    state: dict[str, tuple[tuple[int, ...], int, tuple[Region, ...], bool, bool, bool]] = {
+        INPUT: (size, graph.input_channels, (input_region,) * dims, True, False, True)
     }
     layers: dict[str, LayerResult] = {}
     total_params = total_flops = 0
@@ -290,6 +292,7 @@ def _analyze(graph: Graph, input_size: tuple[int, ...] | None) -> Analysis:
             node_aligned = node_aligned and item[3]
             node_context = node_context or item[4]
         maps = geometry.maps
+        single_path = inputs[0][5]
         if maps:
             source_regions = inputs[0][2]
             node_regions = tuple(
@@ -298,6 +301,7 @@ def _analyze(graph: Graph, input_size: tuple[int, ...] | None) -> Analysis:
         else:
             gates = geometry.gate_inputs
             spatial = [item for i, item in enumerate(inputs) if i not in gates] if gates else inputs
+            single_path = len(spatial) == 1 and spatial[0][5]
             axes_regions = []
             for axis in axes:
                 branch_regions = [item[2][axis] for item in spatial]
@@ -319,11 +323,11 @@ def _analyze(graph: Graph, input_size: tuple[int, ...] | None) -> Analysis:
                 axes_regions.append(union([g for region in branch_regions for g in region]))
             node_regions = tuple(axes_regions)
         output_size = geometry.output_size
-        figures = tuple(_figures(node_regions[axis], output_size[axis]) for axis in axes)
+        figures = tuple(_figures(node_regions[axis], output_size[axis], single_path) for axis in axes)
         layers[name] = LayerResult(
             node, geometry, node_regions, figures, node_aligned, tuple(misalignment), node_context
         )
-        state[name] = (output_size, geometry.channels, node_regions, node_aligned, node_context)
+        state[name] = (output_size, geometry.channels, node_regions, node_aligned, node_context, single_path)
         total_params += geometry.params
         total_flops += geometry.flops
     return Analysis(graph, size, layers, graph.outputs, total_params, total_flops)

@@ -53,14 +53,27 @@ def units_seeing(
             raise SpecError(f"pixel {list(pixel)} is outside the input {list(input_size)} (axis {axis + 1})")
     result = []
     for region, x, n in zip(layer.regions, pixel, layer.output_size):
-        if any(g.has_empty for g in region):
-            hits = [v for v in range(n) if (lo := _lo(region, v)) is not None and lo <= x <= (_hi(region, v) or lo)]
+        if any(g.has_empty for g in region) or not _monotone(region):
+            hits = []
+            for v in range(n):
+                lo, hi = _lo(region, v), _hi(region, v)
+                if lo is not None and hi is not None and lo <= x <= hi:
+                    hits.append(v)
             result.append((hits[0], hits[-1]) if hits else None)
             continue
         first = _first_true(0, n, lambda v: _hi(region, v) >= x)  # type: ignore[operator]
         last = _first_true(0, n, lambda v: _lo(region, v) > x) - 1  # type: ignore[operator]
         result.append((first, last) if first <= last else None)
     return tuple(result)
+
+
+def _monotone(region: Region) -> bool:
+    """Whether the regions' bounds never move backwards from one unit to the next (binary search is safe)."""
+    for group in region:
+        for v in range(group.period):
+            if group.lo_at(v + 1) < group.lo_at(v) or group.hi_at(v + 1) < group.hi_at(v):  # type: ignore[operator]
+                return False
+    return True
 
 
 def _first_true(low: int, high: int, predicate) -> int:  # noqa: ANN001

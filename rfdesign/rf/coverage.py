@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from rfdesign.rf.analysis import Analysis, LayerResult
-from rfdesign.spec import ops
 from rfdesign.spec.graph import INPUT
 
 Units = set[int]
@@ -27,38 +26,10 @@ Units = set[int]
 
 def _taps(layer: LayerResult, axis: int, units: Units, in_size: int) -> Units:
     """The units of the layer's input that ``units`` of its output read, along ``axis``."""
-    node = layer.node
-    geometry = layer.geometry
-    op = node.op
-    if op in ops.WINDOW_OPS and op != ops.CONV_TRANSPOSE:
-        stride, dilation, kernel = node.stride[axis], node.dilation[axis], node.kernel[axis]
-        assert geometry.padding is not None
-        start = geometry.padding[axis][0]
-        result: Units = set()
-        for j in range(kernel):  # type: ignore[arg-type]
-            offset = j * dilation - start  # type: ignore[operator]
-            result.update(v * stride + offset for v in units)  # type: ignore[operator]
-    elif op == ops.CONV_TRANSPOSE:
-        stride, dilation, kernel = node.stride[axis], node.dilation[axis], node.kernel[axis]
-        assert geometry.padding is not None
-        crop = geometry.padding[axis][0]
-        result = set()
-        for v in units:
-            for j in range(kernel):  # type: ignore[arg-type]
-                target = v + crop - j * dilation  # type: ignore[operator]
-                if target % stride == 0:  # type: ignore[operator]
-                    result.add(target // stride)  # type: ignore[operator]
-    elif op in (ops.GLOBAL_POOL, ops.LINEAR):
-        result = set(range(in_size)) if units else set()
-    elif op in (ops.UPSAMPLE, ops.DEPTH_TO_SPACE, ops.SPACE_TO_DEPTH, ops.PAD, ops.CROP):
-        op_map = geometry.maps[axis]
-        result = set()
-        for v in units:
-            lo, hi = op_map.lo_at(v), op_map.hi_at(v)
-            if lo is not None and hi is not None:
-                result.update(range(lo, hi + 1))
-    else:  # identity, norm
-        result = set(units)
+    op_map = layer.geometry.maps[axis]
+    result: Units = set()
+    for v in units:
+        result.update(op_map.taps_at(v))
     return {u for u in result if 0 <= u < in_size}
 
 

@@ -49,6 +49,9 @@ def output_channels(node: Node, channels: list[int]) -> int:
     if op == ops.DEPTH_TO_SPACE:
         assert node.factor is not None
         return channels[0] // prod(node.factor)
+    if op == ops.SELECT:
+        stop = channels[0] if node.stop is None else min(node.stop, channels[0])
+        return stop - node.start
     return channels[0]
 
 
@@ -120,6 +123,13 @@ def resolve_layer(
     if op in (ops.IDENTITY, ops.NORM):
         params = 2 * in_channels if op == ops.NORM and node.affine else 0
         return LayerGeometry(size, in_channels, (IDENTITY_MAP,) * dims, None, params, 0)
+    if op == ops.SELECT:
+        if node.start >= in_channels:
+            raise SpecError(
+                f"layer `{node.name}` (select): start {node.start} is past the input's {in_channels} channels",
+                node.location,
+            )
+        return LayerGeometry(size, output_channels(node, channels), (IDENTITY_MAP,) * dims, None, 0, 0)
     if op == ops.GLOBAL_POOL:
         maps = tuple(window_map(n, 0, n) for n in size)
         return LayerGeometry((1,) * dims, in_channels, maps, None, 0, 0)
@@ -201,7 +211,7 @@ def _window(node: Node, size: tuple[int, ...], in_channels: int) -> LayerGeometr
             else:
                 pair = node.padding[axis]  # type: ignore[index]
                 out = window_output(node, axis, n, k, s, d, pair)
-            maps.append(window_map(s, pair[0], effective))
+            maps.append(window_map(s, pair[0], effective, d))
         out_sizes.append(out)
         pads.append(pair)
     channels, params, flops = in_channels, 0, 0

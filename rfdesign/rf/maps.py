@@ -38,39 +38,35 @@ Bound = int | None  # None marks an empty region
 
 @dataclass(frozen=True, slots=True)
 class OpMap:
-    """The map of one op along one axis: output unit -> interval of input units."""
+    """The map of one op along one axis: output unit -> the input units it reads (its taps).
+
+    ``taps[r]`` lists the taps of unit ``r`` of one period (empty for a unit
+    that reads nothing); unit ``v + Q`` reads the taps of ``v`` shifted by ``R``.
+    """
 
     period: int
     shift: int
-    lo: tuple[Bound, ...]
-    hi: tuple[Bound, ...]
+    taps: tuple[tuple[int, ...], ...]
 
-    def lo_at(self, x: int) -> Bound:
-        q, r = divmod(x, self.period)
-        value = self.lo[r]
-        return None if value is None else value + q * self.shift
-
-    def hi_at(self, x: int) -> Bound:
-        q, r = divmod(x, self.period)
-        value = self.hi[r]
-        return None if value is None else value + q * self.shift
+    def taps_at(self, v: int) -> tuple[int, ...]:
+        q, r = divmod(v, self.period)
+        offset = q * self.shift
+        return tuple(t + offset for t in self.taps[r])
 
 
-def window_map(stride: int, pad_before: int, effective_kernel: int) -> OpMap:
-    """Convolution and pooling: unit v sees [v*s - p, v*s - p + k' - 1]."""
-    return OpMap(1, stride, (-pad_before,), (effective_kernel - 1 - pad_before,))
+def window_map(stride: int, pad_before: int, effective_kernel: int, dilation: int = 1) -> OpMap:
+    """Convolution and pooling: unit v reads v*s - p + j*d for every kernel tap j."""
+    return OpMap(1, stride, (tuple(range(-pad_before, effective_kernel - pad_before, dilation)),))
 
 
 def transposed_map(stride: int, crop_before: int, kernel: int, dilation: int) -> OpMap:
     """Transposed convolution: output v receives input i when i*s + j*d = v + crop, 0 <= j < k."""
-    lo: list[Bound] = []
-    hi: list[Bound] = []
+    taps = []
     for v in range(stride):
         target = v + crop_before
-        sources = [(target - j * dilation) // stride for j in range(kernel) if (target - j * dilation) % stride == 0]
-        lo.append(min(sources) if sources else None)
-        hi.append(max(sources) if sources else None)
-    return OpMap(stride, 1, tuple(lo), tuple(hi))
+        sources = {(target - j * dilation) // stride for j in range(kernel) if (target - j * dilation) % stride == 0}
+        taps.append(tuple(sorted(sources)))
+    return OpMap(stride, 1, tuple(taps))
 
 
 def resample_map(numerator: int, denominator: int, offset: Fraction, linear: bool) -> OpMap:
@@ -82,19 +78,21 @@ def resample_map(numerator: int, denominator: int, offset: Fraction, linear: boo
     g = gcd(numerator, denominator)
     period = denominator // g
     shift = numerator // g
-    lo: list[Bound] = []
-    hi: list[Bound] = []
+    taps = []
     for v in range(period):
         src = Fraction(v * numerator, denominator) + offset
         base = src.numerator // src.denominator
-        lo.append(base)
-        hi.append(base + 1 if linear and src != base else base)
-    return OpMap(period, shift, tuple(lo), tuple(hi))
+        taps.append((base, base + 1) if linear and src != base else (base,))
+    return OpMap(period, shift, tuple(taps))
 
 
 def shift_map(offset: int) -> OpMap:
     """Padding (offset < 0) or cropping (offset > 0): unit v is input unit v + offset."""
-    return OpMap(1, 1, (offset,), (offset,))
+    return OpMap(1, 1, ((offset,),))
+
+
+#: above this period the Q x Q shortest-path table is not kept (receptive_field_min is then unknown)
+MAX_TRACKED_PERIOD = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +103,7 @@ class Group:
     shift: int
     lo: tuple[Bound, ...]
     hi: tuple[Bound, ...]
-    dmin: tuple[Bound, ...]  # Q*Q entries, row x, column y
+    dmin: tuple[Bound, ...] | None  # Q*Q entries, row x, column y; None when not tracked
     has_empty: bool = False
 
     @property
@@ -123,28 +121,11 @@ class Group:
         return None if value is None else value + q * self.shift
 
     def dmin_at(self, x: int, y: int) -> Bound:
+        assert self.dmin is not None
         qx, rx = divmod(x, self.period)
         qy, ry = divmod(y, self.period)
         value = self.dmin[rx * self.period + ry]
         return None if value is None else value + (qx - qy) * self.shift
-
-    def first_nonempty(self, a: int, b: int) -> int | None:
-        """The smallest unit in [a, b] whose region is non-empty."""
-        if not self.has_empty:
-            return a if a <= b else None
-        for x in range(a, min(b, a + self.period - 1) + 1):
-            if self.lo[x % self.period] is not None:
-                return x
-        return None
-
-    def last_nonempty(self, a: int, b: int) -> int | None:
-        """The largest unit in [a, b] whose region is non-empty."""
-        if not self.has_empty:
-            return b if a <= b else None
-        for x in range(b, max(a, b - self.period + 1) - 1, -1):
-            if self.hi[x % self.period] is not None:
-                return x
-        return None
 
     def extend(self, period: int) -> Group:
         """The same group described over a longer period (a multiple of this one)."""
@@ -153,7 +134,9 @@ class Group:
         shift = self.shift * (period // self.period)
         lo = tuple(self.lo_at(v) for v in range(period))
         hi = tuple(self.hi_at(v) for v in range(period))
-        dmin = tuple(self.dmin_at(x, y) for x in range(period) for y in range(period))
+        dmin = None
+        if self.dmin is not None and period <= MAX_TRACKED_PERIOD:
+            dmin = tuple(self.dmin_at(x, y) for x in range(period) for y in range(period))
         return Group(period, shift, lo, hi, dmin, self.has_empty)
 
 
@@ -162,11 +145,20 @@ IDENTITY_GROUP = Group(1, 1, (0,), (0,), (0,))
 
 
 def compose(group: Group, op: OpMap) -> Group:
-    """The group of ``op`` applied after the paths in ``group``."""
-    if group.period == 1 and op.period == 1 and not group.has_empty:
+    """The group of ``op`` applied after the paths in ``group``.
+
+    A unit's region is the extent of the union of its taps' regions. The
+    shortest-path table takes, for a pair of units, the largest entry over
+    their taps' pairs: exact for a single path, and for several paths
+    whenever each path's regions move forward with the unit index (true of
+    every op except a dilated transposed convolution and the holes a
+    transposed convolution with a stride above its kernel leaves, where it is
+    a lower bound).
+    """
+    if group.period == 1 and op.period == 1 and not group.has_empty and group.dmin is not None:
         scale = group.shift
-        lo_op, hi_op = op.lo[0], op.hi[0]
-        assert lo_op is not None and hi_op is not None
+        taps = op.taps[0]
+        lo_op, hi_op = taps[0], taps[-1]
         lo, hi, dmin = group.lo[0], group.hi[0], group.dmin[0]
         assert lo is not None and hi is not None and dmin is not None
         return Group(
@@ -181,26 +173,22 @@ def compose(group: Group, op: OpMap) -> Group:
     shift = group.shift * (op.shift * repeat // group.period)
     lo: list[Bound] = []
     hi: list[Bound] = []
-    first: list[int | None] = []
-    last: list[int | None] = []
+    seen: list[tuple[int, ...]] = []  # the taps of each unit whose regions are not empty
     for v in range(period):
-        a, b = op.lo_at(v), op.hi_at(v)
-        start = end = None
-        if a is not None and b is not None and a <= b:
-            start = group.first_nonempty(a, b)
-            end = group.last_nonempty(a, b)
-        first.append(start)
-        last.append(end)
-        lo.append(None if start is None else group.lo_at(start))
-        hi.append(None if end is None else group.hi_at(end))
-    dmin: list[Bound] = []
-    for x in range(period):
-        for y in range(period):
-            if last[x] is None or first[y] is None:
-                dmin.append(None)
-            else:
-                dmin.append(group.dmin_at(last[x], first[y]))  # type: ignore[arg-type]
-    return Group(period, shift, tuple(lo), tuple(hi), tuple(dmin), any(value is None for value in lo))
+        taps = tuple(x for x in op.taps_at(v) if group.lo_at(x) is not None)
+        seen.append(taps)
+        lo.append(min(group.lo_at(x) for x in taps) if taps else None)  # type: ignore[type-var]
+        hi.append(max(group.hi_at(x) for x in taps) if taps else None)  # type: ignore[type-var]
+    dmin: list[Bound] | None = None
+    if group.dmin is not None and period <= MAX_TRACKED_PERIOD:
+        dmin = []
+        for x in range(period):
+            for y in range(period):
+                values = [group.dmin_at(a, b) for a in seen[x] for b in seen[y]]
+                present = [value for value in values if value is not None]
+                dmin.append(max(present) if present else None)
+    return Group(period, shift, tuple(lo), tuple(hi), None if dmin is None else tuple(dmin),
+                 any(value is None for value in lo))
 
 
 def _min(a: Bound, b: Bound) -> Bound:
@@ -228,7 +216,9 @@ def stride_key(group: Group) -> tuple[int, int]:
 def union(groups: list[Group]) -> tuple[Group, ...]:
     """Merge groups of equal stride (pointwise union); keep different strides apart."""
     first = groups[0]
-    if first.period == 1 and all(g.period == 1 and g.shift == first.shift and not g.has_empty for g in groups):
+    if first.period == 1 and all(
+        g.period == 1 and g.shift == first.shift and not g.has_empty and g.dmin is not None for g in groups
+    ):
         return (
             Group(
                 1,
@@ -245,7 +235,8 @@ def union(groups: list[Group]) -> tuple[Group, ...]:
             by_stride[key] = group
             continue
         other = by_stride[key]
-        if other.period == 1 and group.period == 1 and not (other.has_empty or group.has_empty):
+        tracked = other.dmin is not None and group.dmin is not None
+        if other.period == 1 and group.period == 1 and not (other.has_empty or group.has_empty) and tracked:
             by_stride[key] = Group(
                 1,
                 group.shift,
@@ -257,12 +248,15 @@ def union(groups: list[Group]) -> tuple[Group, ...]:
         period = other.period * group.period // gcd(other.period, group.period)
         a, b = other.extend(period), group.extend(period)
         lo = tuple(_min(x, y) for x, y in zip(a.lo, b.lo))
+        dmin = None
+        if a.dmin is not None and b.dmin is not None:
+            dmin = tuple(_min(x, y) for x, y in zip(a.dmin, b.dmin))
         by_stride[key] = Group(
             period,
             a.shift,
             lo,
             tuple(_max(x, y) for x, y in zip(a.hi, b.hi)),
-            tuple(_min(x, y) for x, y in zip(a.dmin, b.dmin)),
+            dmin,
             any(value is None for value in lo),
         )
     return tuple(by_stride.values())

@@ -425,6 +425,12 @@ def build_node(layer: Any, op: str, name: str, path: Path, dims: int, locate: An
         node.like = layer.like
     elif op in (ops.SPACE_TO_DEPTH, ops.DEPTH_TO_SPACE):
         node.factor = tuple(axis_ints("factor", layer.factor, 1, False))
+    elif op == ops.SELECT:
+        node.start, node.stop = layer.start, layer.stop
+        if node.start < 0 or (node.stop is not None and node.stop <= node.start):
+            raise SpecError(
+                f"`select` needs 0 <= start < stop, got start {node.start}, stop {node.stop}", locate(path)
+            )
     elif op == ops.LINEAR:
         node.out = layer.out
         node.bias = _flag(layer.bias, "bias", path, locate)

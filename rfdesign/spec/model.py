@@ -153,6 +153,12 @@ class LinearLayer(LayerBase):
     bias: StrictBool = True
 
 
+class SelectLayer(LayerBase):
+    op: _op_literal(ops.SELECT)  # type: ignore[valid-type]
+    start: StrictInt = Field(0, description="first channel kept (0-based)")
+    stop: StrictInt | None = Field(None, description="one past the last channel kept; default: all")
+
+
 class BlockCall(BaseModel):
     """Use of a block; keys other than these are the block's parameters."""
 
@@ -183,6 +189,7 @@ LAYER_MODELS: dict[str, type[LayerBase]] = {
     ops.SPACE_TO_DEPTH: SpaceToDepthLayer,
     ops.DEPTH_TO_SPACE: DepthToSpaceLayer,
     ops.LINEAR: LinearLayer,
+    ops.SELECT: SelectLayer,
 }
 
 AnyLayer = Annotated[

@@ -24,6 +24,7 @@ CROP = "crop"
 SPACE_TO_DEPTH = "space_to_depth"
 DEPTH_TO_SPACE = "depth_to_space"
 LINEAR = "linear"
+SELECT = "select"
 
 CANONICAL_OPS: tuple[str, ...] = (
     CONV,
@@ -42,6 +43,7 @@ CANONICAL_OPS: tuple[str, ...] = (
     SPACE_TO_DEPTH,
     DEPTH_TO_SPACE,
     LINEAR,
+    SELECT,
 )
 
 #: pass-through activations and regularisers: no geometry, no parameters
@@ -69,7 +71,7 @@ ALIASES: dict[str, str] = {
     "pixel_shuffle": DEPTH_TO_SPACE, "reorg": SPACE_TO_DEPTH, "pixel_unshuffle": SPACE_TO_DEPTH,
     "dense": LINEAR, "fc": LINEAR,
     "cat": CONCAT, "sum": ADD, "multiply": MUL,
-    "zero_pad": PAD, "zeropad": PAD,
+    "zero_pad": PAD, "zeropad": PAD, "slice": SELECT, "channel_slice": SELECT,
 }  # fmt: skip
 ALIASES.update({name: IDENTITY for name in ACTIVATIONS})
 ALIASES.update({name: NORM for name in NORMS})
