@@ -496,7 +496,9 @@ def test_route_of_different_sizes_is_an_error(tmp_path):
         import_darknet(path)
     path = _write(
         tmp_path,
-        NET + "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n\n[maxpool]\nsize=2\nstride=2\n\n[route]\nlayers=-1,-2\n",
+        NET
+        + "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n\n"
+        + "[maxpool]\nsize=2\nstride=2\n\n[route]\nlayers=-1,-2\n",
     )
     with pytest.raises(SpecError) as info:
         import_darknet(path)

@@ -14,9 +14,11 @@ Semantics (ONNX operators, opsets 7 to 19; a few older ones work too):
 
 * ``Conv``, ``ConvTranspose``, ``MaxPool``, ``AveragePool``, ``LpPool``:
   kernel from ``kernel_shape`` or the weight; ``pads``, ``strides``,
-  ``dilations``, ``group``, ``ceil_mode``; ``auto_pad`` ``SAME_UPPER`` is
-  rfdesign's ``same`` (TensorFlow's rule), ``SAME_LOWER`` explicit pairs with
-  the odd pixel before, ``VALID`` no padding;
+  ``dilations``, ``group``; ``auto_pad`` ``SAME_UPPER`` is rfdesign's
+  ``same`` (TensorFlow's rule), ``SAME_LOWER`` explicit pairs with the odd
+  pixel before, ``VALID`` no padding; ``ceil_mode`` drops a last window that
+  would start in the right padding, as PyTorch and ONNX's reference
+  implementation do (ONNX's shape inference does not);
 * ``GlobalAveragePool``/``GlobalMaxPool``, and ``ReduceMean``/``ReduceMax``
   (...) over exactly the spatial axes: ``global_pool``;
 * ``Pad`` on spatial axes: ``pad`` (negative amounts: ``crop``); ``Slice`` on
@@ -46,6 +48,9 @@ Semantics (ONNX operators, opsets 7 to 19; a few older ones work too):
   an affine norm); activations, ``Dropout``, ``LRN``, ``Softmax`` over
   channels, ``Identity``, ``Cast``: pass-through;
 * ``DepthToSpace``/``SpaceToDepth``: ``depth_to_space``/``space_to_depth``.
+
+The image input is channels first; a channels-last input (a TensorFlow
+conversion) is read when every reader transposes it to channels first.
 
 Anything else that touches the image (``NonMaxSuppression``, ``Loop``,
 attention ``MatMul`` on feature maps, ``Gather`` on the image ...) is a
@@ -616,6 +621,20 @@ class _Importer:
                 node, f"unsupported ONNX op '{node.domain}::{op}'", "only the default ONNX domain is read"
             )
         base = self._unique(node.name or (node.output[0] if node.output else op))
+        try:
+            self._dispatch(node, base)
+        except SpecError:
+            raise
+        except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+            # a malformed node (missing inputs, attributes of the wrong arity or type ...)
+            raise self._error(
+                node,
+                f"malformed ({type(exc).__name__}: {exc})".replace("\n", " "),
+                "check the model with onnx.checker.check_model",
+            ) from None
+
+    def _dispatch(self, node: Any, base: str) -> None:
+        op = node.op_type
         handler = getattr(self, f"_op_{op}", None)
         if handler is not None:
             handler(node, base)
@@ -741,7 +760,8 @@ class _Importer:
         attrs = self._attrs(node)
         kernel = tuple(attrs.get("kernel_shape", weight[2:]))
         group = int(attrs.get("group", 1))
-        if len(weight) != 2 + len(tensor.size) or weight[1] * group != tensor.channels:
+        fits = len(weight) == 2 + len(tensor.size) and min(weight) >= 1 and weight[1] * group == tensor.channels
+        if group < 1 or not fits:
             raise self._error(
                 node,
                 f"weight of shape {list(weight)} with group={group} does not fit {tensor.channels} input channels",
@@ -759,7 +779,8 @@ class _Importer:
         )
         kernel = tuple(attrs.get("kernel_shape", weight[2:]))
         group = int(attrs.get("group", 1))
-        if len(weight) != 2 + len(tensor.size) or weight[0] != tensor.channels:
+        fits = len(weight) == 2 + len(tensor.size) and min(weight) >= 1 and weight[0] == tensor.channels
+        if group < 1 or tensor.channels % group or not fits:
             raise self._error(
                 node, f"weight of shape {list(weight)} does not fit {tensor.channels} input channels"
             )
@@ -1194,6 +1215,8 @@ class _Importer:
         tensor = self._only_data(node)
         self._map(node, tensor)
         block = int(self._attrs(node).get("blocksize", 1))
+        if block < 1:
+            raise self._error(node, f"blocksize {block} must be at least 1")
         dims = len(tensor.size)
         area = block**dims
         if op == ops.SPACE_TO_DEPTH:
@@ -1296,6 +1319,8 @@ class _Importer:
                 "a dense layer is read after Flatten (or a Reshape to N x features) only",
             )
         have = tensor.channels * prod(tensor.size)
+        if out < 1:
+            raise self._error(node, f"has {out} outputs")
         if features != have:
             raise self._error(node, f"weight expects {features} features, the input has {have}")
         point = (1,) * len(tensor.size)
