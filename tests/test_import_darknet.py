@@ -536,3 +536,30 @@ def test_all_fixtures_are_fast():
     for path in CFGS:
         analyze(import_darknet(str(path)))
     assert time.perf_counter() - start < 10
+
+
+def test_mutated_cfgs_give_spec_errors_not_tracebacks(tmp_path):
+    """Random damage to real cfgs: every failure is a located SpecError (a fixed seed keeps it reproducible)."""
+    import random
+
+    rng = random.Random(11)
+    sources = [(DARKNET / repo / name).read_text().splitlines() for repo, name in
+               (("pjreddie", "yolov3-tiny.cfg"), ("alexeyab", "yolov4-tiny.cfg"), ("pjreddie", "resnet18.cfg"))]  # fmt: skip
+    inserts = ["[route]", "layers=-100", "[shortcut]", "from=-2", "[upsample]", "stride=0", "[reorg]", "[net]",
+               "groups=3", "group_id=5", "dilation=2", "padding=-3", "filters=0", "size=0", "[crop]"]  # fmt: skip
+    path = tmp_path / "mutated.cfg"
+    for _ in range(300):
+        lines = list(rng.choice(sources))
+        i = rng.randrange(len(lines))
+        choice = rng.randrange(3)
+        if choice == 0:
+            del lines[i]
+        elif choice == 1 and "=" in lines[i]:
+            lines[i] = lines[i].split("=")[0] + "=" + rng.choice(["0", "-1", "-7", "3", "x", "", "1,2", "2.5"])
+        else:
+            lines.insert(i, rng.choice(inserts))
+        path.write_text("\n".join(lines))
+        try:
+            analyze(import_darknet(str(path)))
+        except SpecError as error:
+            assert error.location is not None and error.location.file == str(path)

@@ -785,3 +785,36 @@ def test_torch_exports_match_hand_written_specs(tmp_path, module, shape, spec, o
         out = module().eval()(torch.zeros(*shape))
     if module is not Classifier:
         assert mine.output.output_size == tuple(out.shape[2:])
+
+
+def test_mutated_models_give_spec_errors_not_tracebacks(tmp_path):
+    """Random damage to small real models: every failure is a SpecError (a fixed seed keeps it reproducible)."""
+    import copy
+    import random
+
+    rng = random.Random(7)
+    sources = [onnx.load(str(path)) for path in MODELS if "light" not in str(path)]
+    sources.append(onnx.load(str(ONNX / "light" / "light_squeezenet.onnx")))
+    path = str(tmp_path / "mutated.onnx")
+    for _ in range(150):
+        model = copy.deepcopy(rng.choice(sources))
+        nodes = model.graph.node
+        node = nodes[rng.randrange(len(nodes))]
+        choice = rng.randrange(4)
+        if choice == 0 and node.attribute:
+            attribute = rng.choice(list(node.attribute))
+            if attribute.type == onnx.AttributeProto.INTS and attribute.ints:
+                attribute.ints[rng.randrange(len(attribute.ints))] = rng.choice([0, -1, 2, 100])
+            elif attribute.type == onnx.AttributeProto.INT:
+                attribute.i = rng.choice([0, -1, 3, 100])
+        elif choice == 1 and node.input:
+            node.input[rng.randrange(len(node.input))] = rng.choice(["", "missing", model.graph.input[0].name])
+        elif choice == 2 and model.graph.initializer:
+            model.graph.initializer.remove(rng.choice(list(model.graph.initializer)))
+        else:
+            node.op_type = rng.choice(["Conv", "MaxPool", "Resize", "Reshape", "Gemm", "Split", "Pad", "TopK"])
+        onnx.save(model, path)
+        try:
+            analyze(import_onnx(path))
+        except SpecError as error:
+            assert error.location is not None and error.location.file == path
