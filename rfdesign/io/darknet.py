@@ -17,7 +17,10 @@ AlexeyAB/darknet fork), not PyTorch re-implementations of them:
 * ``[route]``: ``layers=`` (negative = relative to this layer), one layer is
   an identity, several a concat; ``groups``/``group_id`` keep channel slice
   ``group_id`` of every input (a ``select``);
-* ``[shortcut] from=`` adds, ``[scale_channels]`` and ``[sam]`` multiply,
+* ``[shortcut] from=`` adds; as pjreddie's ``shortcut_cpu``, a larger
+  ``from`` layer is sampled every k-th pixel, and when the channel counts
+  differ only the first ``min`` channels are added (``select``, ``add`` and
+  ``concat`` nodes); ``[scale_channels]`` and ``[sam]`` multiply,
   ``[upsample] stride`` is nearest upsampling (a negative stride sums
   ``|stride|`` x ``|stride|`` blocks), ``[reorg]``/``[reorg3d]`` is
   space-to-depth, ``[avgpool]`` global average pooling, ``[connected]`` a
