@@ -73,10 +73,10 @@ WINDOW = 30  # units checked past each end of a node, for properties of the infi
 AVOID_NON_MONOTONE = False
 #: The engine describes a node over one period Q of its index map (Q grows with every
 #: transposed conv and every resample of non-integer ratio). It keeps the Q x Q
-#: shortest-path table only up to rfdesign.rf.maps.MAX_TRACKED_PERIOD (256); beyond it,
+#: shortest-path table only up to rfdesign.rf.maps.MAX_TRACKED_PERIOD (64); beyond it,
 #: receptive_field_min is reported only for single-path nodes (None elsewhere, as
 #: documented). The generators keep Q at most this, where every figure is defined:
-MAX_PERIOD = 256
+MAX_PERIOD = 64
 #: units_seeing on a node with holes drops a unit whose box ends exactly at pixel 0
 SKIP_PIXEL_ZERO_ON_HOLES = False
 

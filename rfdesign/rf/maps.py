@@ -92,7 +92,7 @@ def shift_map(offset: int) -> OpMap:
 
 
 #: above this period the Q x Q shortest-path table is not kept (receptive_field_min is then unknown)
-MAX_TRACKED_PERIOD = 256
+MAX_TRACKED_PERIOD = 64
 
 
 @dataclass(frozen=True, slots=True)
