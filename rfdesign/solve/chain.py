@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from itertools import repeat
 
 from rfdesign.rf.coverage import window_has_gaps
-from rfdesign.rf.layer import window_size
 from rfdesign.solve.problem import Assignment, Problem, channel_counts
+from rfdesign.solve.shapes import WINDOW, Shape, step
 from rfdesign.spec import ops
 from rfdesign.spec.graph import INPUT, Choice, Node
 
 INF = 1 << 62
-WINDOW = frozenset({ops.CONV, ops.MAXPOOL, ops.AVGPOOL})
 
 
 @dataclass(frozen=True)
@@ -46,14 +45,6 @@ class Move:
     stride: int
     dilation: int
     kept: bool = True
-
-
-@dataclass(frozen=True)
-class Shape:
-    """The DP's shape state: feature-map size and effective stride so far (one axis)."""
-
-    size: int
-    stride: int
 
 
 @dataclass
@@ -171,36 +162,23 @@ class ChainModel:
         self.steps.append(table)
 
     def _apply(self, node: Node, shape: Shape, move: Move, in_channels: int) -> tuple[Shape, int, int] | None:
-        dims = self.dims
         if not move.kept:
             return shape, 0, 0
-        n, stride = shape.size, shape.stride
-        if node.op == ops.PAD:
-            before, after = node.padding[0]  # type: ignore[index]
-            return Shape(n + before + after, stride), 0, 0
-        if node.op not in WINDOW:
-            cost = 0
-            if node.op == ops.NORM and node.affine and self.problem.objective == "params":
-                cost = 2 * in_channels
-            return shape, 0, cost
-        effective = move.dilation * (move.kernel - 1) + 1
-        if node.padding == "same":
-            out = -(-n // move.stride)
-        else:
-            out = window_size(n, effective, move.stride, node.padding[0], node.ceil_mode)  # type: ignore[index]
-            if out < 1:
-                return None
-        delta = (effective - 1) * stride
+        effect = step(node, 0, shape, move.kernel, move.stride, move.dilation)
+        if effect is None:
+            return None
         cost = 0
+        if node.op == ops.NORM and node.affine and self.problem.objective == "params":
+            cost = 2 * in_channels
         if node.op == ops.CONV:
             out_channels = node.out if node.out is not None else in_channels
             groups = in_channels if node.groups == "depthwise" else int(node.groups)
-            weights = out_channels * (in_channels // groups) * move.kernel**dims
+            weights = out_channels * (in_channels // groups) * move.kernel**self.dims
             if self.problem.objective == "flops":
-                cost = weights * out**dims
+                cost = weights * effect.shape.size**self.dims
             else:
                 cost = weights + (out_channels if node.bias else 0)
-        return Shape(out, stride * move.stride), delta, cost
+        return effect.shape, effect.growth, cost
 
     def final_ok(self, shape: Shape) -> bool:
         for value, (low, high) in ((shape.size, self.size_bounds), (shape.stride, self.stride_bounds)):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rfdesign.solve.chain import ChainModel, Shape
+from rfdesign.solve.chain import ChainModel
+from rfdesign.solve.shapes import Shape
 
 MAX_SHAPES = 20_000
 

@@ -153,20 +153,24 @@ def _solve_z3(problem: Problem, deadline: float, progress: ProgressCallback | No
     import z3
 
     from rfdesign.solve.explain import explain_z3
-    from rfdesign.solve.z3model import Z3Model
+    from rfdesign.solve.z3model import NoDesign, Z3Model
 
-    model = Z3Model(problem)
+    try:
+        model = Z3Model(problem)
+    except NoDesign as reason:
+        return SolveResult("infeasible", reasons=[str(reason)], method="z3")
     solver = model.solver
     assumptions = list(model.tracked.values())
     lower = _trivial_bound(problem)
     proposals: list[Proposal] = []
     calls = 0
-
-    def check(*extra: Any) -> Any:
+    def check(*extra: Any, budget: float | None = None) -> Any:
         nonlocal calls
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return z3.unknown
+        if budget is not None:
+            remaining = min(remaining, budget)
         solver.set("timeout", max(1, int(remaining * 1000)))
         calls += 1
         return solver.check(*assumptions, *extra)
@@ -176,30 +180,44 @@ def _solve_z3(problem: Problem, deadline: float, progress: ProgressCallback | No
             best = proposals[0].evaluation.objective if proposals else None
             progress(Progress(time.monotonic() - start, len(proposals), best, lower, message))
 
+    def take_model() -> tuple[Assignment, int]:
+        current = solver.model()
+        return model.assignment(current), int(current.eval(model.cost, model_completion=True).as_long())
+
+    def descend(found: Assignment, best: int, low: int) -> tuple[Assignment, int, bool]:
+        """The cheapest design, from a known one and a lower bound: bisect with short probes, else step down."""
+        while best > low:
+            report(f"best {best}, bound {low}")
+            probe = (low + best - 1) // 2
+            answer = check(model.cost <= probe, budget=max(0.25, 0.1 * (deadline - time.monotonic())))
+            if answer == z3.sat:
+                found, best = take_model()
+                continue
+            if answer == z3.unsat:
+                low = probe + 1
+                continue
+            answer = check(model.cost < best)  # the probe was too hard: one step down, with all the time left
+            if answer == z3.sat:
+                found, best = take_model()
+            elif answer == z3.unsat:
+                low = best
+            else:
+                return found, best, False
+        return found, best, True
+
     answer = check()
     if answer == z3.unsat:
         return SolveResult("infeasible", reasons=explain_z3(model), method="z3", stats={"z3_calls": calls})
     if answer != z3.sat:
         return SolveResult("unknown", method="z3", stats={"z3_calls": calls})
-    found = model.assignment(solver.model())
-    best_cost = int(solver.model().eval(model.cost, model_completion=True).as_long())
+    found, best_cost = take_model()
     proven = False
     while len(proposals) < problem.top_k:
-        # descend: ask for a cheaper design than the best known, until z3 proves there is none
-        while True:
-            report(f"best {best_cost}")
-            answer = check(model.cost < best_cost)
-            if answer == z3.sat:
-                found = model.assignment(solver.model())
-                best_cost = int(solver.model().eval(model.cost, model_completion=True).as_long())
-                continue
-            proven = answer == z3.unsat
-            break
+        found, best_cost, proven = descend(found, best_cost, lower)
+        proposals.append(Proposal(found, _check(problem, found, best_cost)))
         if not proven:
-            proposals.append(Proposal(found, _check(problem, found, best_cost)))
             break
         lower = best_cost
-        proposals.append(Proposal(found, _check(problem, found, best_cost)))
         solver.add(model.block(found))
         if len(proposals) >= problem.top_k:
             break
@@ -207,8 +225,7 @@ def _solve_z3(problem: Problem, deadline: float, progress: ProgressCallback | No
         if answer != z3.sat:
             proven = answer == z3.unsat  # no other design at all
             break
-        found = model.assignment(solver.model())
-        best_cost = int(solver.model().eval(model.cost, model_completion=True).as_long())
+        found, best_cost = take_model()
     status = "optimal" if proven else "feasible"
     stats = {"z3_calls": calls}
     return SolveResult(status, proposals, lower, method="z3", stats=stats)

@@ -1,25 +1,26 @@
 """The general z3 model: any DAG of convolutions, pooling and merges, per-axis holes.
 
-Each hole is a one-hot set of Booleans over its options; each node and axis
-has integer variables for its output size, effective stride, and the first
-and last input pixel seen by its unit 0 (``lo``, ``hi``). A layer's options
-fix these linearly from its input's (the products are of a variable with a
-constant, so the model stays in linear integer arithmetic):
+Each hole is a one-hot set of Booleans over its options. Each node and axis
+has a one-hot set of Booleans over the *shapes* (size, effective stride) it
+can have, found by propagating every option forward; a layer's option moves
+its input's shape to an output shape (:func:`rfdesign.solve.shapes.step`,
+the RF engine's size rules, TensorFlow's ``same`` included). Two integers
+per node and axis, ``lo`` and ``hi``, are the first and last input pixel of
+unit 0's region; an option in a given input shape moves them by constants,
+so the model is Boolean plus linear integer arithmetic with no products or
+divisions:
 
-* stride: ``S_out = s * S_in``;
-* box: ``lo_out = lo_in - p_before * S_in``, ``hi_out = hi_in + (k' - 1 - p_before) * S_in``;
-* size: PyTorch's floor (or ceil_mode) rule, or TensorFlow's ``same`` with
-  its padding split decided by the input size modulo the stride;
-* merges: equal sizes and strides, ``lo = min``, ``hi = max`` (the extent of
-  the union, as in the RF engine).
+* merges: equal shapes, ``lo = min``, ``hi = max`` (the extent of the union,
+  as in the RF engine);
+* the output's receptive field is ``hi - lo + 1``; output size and stride
+  targets simply forbid shapes.
 
-The receptive field of the output is ``hi - lo + 1``. The objective is a
-linear sum over the kernels chosen (parameters), or over kernels and the
-finite set of output sizes each layer can have (multiply-adds).
+The objective is a linear sum over the kernels chosen (parameters), or over
+kernels and output shapes (multiply-adds).
 
 Canonical forms are constraints (a kernel-1 axis uses the smallest
-dilation; a dropped layer uses the smallest options), so blocking one
-design never blocks an equivalent one. Design rules are constraints too:
+dilation; a dropped layer uses the smallest options), so blocking one design
+never blocks an equivalent one. Design rules are constraints too:
 ``no_unseen_pixels`` forbids options whose windows leave gaps, and
 ``no_gridding`` requires every stack of stride-1 convolutions to read a
 contiguous set of offsets (exact for stacks: sorted by dilation, each rate
@@ -34,12 +35,16 @@ from typing import Any
 from rfdesign.errors import SpecError, require
 from rfdesign.review.dilation import chain_paths
 from rfdesign.rf.coverage import window_has_gaps
-from rfdesign.rf.layer import window_size
 from rfdesign.solve.problem import Assignment, Problem, channel_counts
+from rfdesign.solve.shapes import WINDOW, Shape, step
 from rfdesign.spec import ops
 from rfdesign.spec.graph import INPUT, Choice, Node
 
-MAX_SIZE_STATES = 4096
+MAX_SHAPES = 4096
+
+
+class NoDesign(Exception):
+    """Building the model already shows that no design exists (the message says why)."""
 
 
 class Z3Model:
@@ -55,8 +60,8 @@ class Z3Model:
         self.channels = channel_counts(self.graph)
         self.choice: dict[tuple[str, str, int], dict[int, Any]] = {}
         self.kept: dict[str, Any] = {}
-        self.size: dict[tuple[str, int], Any] = {}
-        self.stride: dict[tuple[str, int], Any] = {}
+        self.shapes: dict[tuple[str, int], list[Shape]] = {}
+        self.state: dict[tuple[str, int], list[Any]] = {}
         self.lo: dict[tuple[str, int], Any] = {}
         self.hi: dict[tuple[str, int], Any] = {}
         self.tracked: dict[str, Any] = {}  # labelled target parts, for unsat cores
@@ -91,98 +96,95 @@ class Z3Model:
     def keeps(self, name: str) -> Any:
         return self.kept.get(name, True)
 
-    def _vars(self, name: str) -> None:
+    def _vars(self, name: str, shapes: list[Shape], axis: int) -> None:
         z3 = self.z3
-        for axis in range(self.dims):
-            self.size[(name, axis)] = z3.Int(f"{name}.size{axis}")
-            self.stride[(name, axis)] = z3.Int(f"{name}.stride{axis}")
-            self.lo[(name, axis)] = z3.Int(f"{name}.lo{axis}")
-            self.hi[(name, axis)] = z3.Int(f"{name}.hi{axis}")
-            self.solver.add(self.size[(name, axis)] >= 1, self.stride[(name, axis)] >= 1)
+        if not shapes:
+            raise NoDesign(f"no choice of layer `{name}` fits (its output would be empty, or every option is forbidden)")
+        if len(shapes) > MAX_SHAPES:
+            raise SpecError(
+                f"layer `{name}` can take more than {MAX_SHAPES} sizes and strides: the template is too free to model",
+                self.graph.nodes[name].location,
+                "add an output_size or effective_stride target, or fix some strides",
+            )
+        key = (name, axis)
+        self.shapes[key] = shapes
+        self.state[key] = [z3.Bool(f"{name}.shape{axis}={s.size}/{s.stride}") for s in shapes]
+        self.solver.add(z3.PbEq([(b, 1) for b in self.state[key]], 1))
+        self.lo[key] = z3.Int(f"{name}.lo{axis}")
+        self.hi[key] = z3.Int(f"{name}.hi{axis}")
 
     def _input(self) -> None:
-        self._vars(INPUT)
         for axis, n in enumerate(self.graph.input_size):
+            self._vars(INPUT, [Shape(n, 1)], axis)
             key = (INPUT, axis)
-            self.solver.add(self.size[key] == n, self.stride[key] == 1, self.lo[key] == 0, self.hi[key] == 0)
+            self.solver.add(self.state[key][0], self.lo[key] == 0, self.hi[key] == 0)
 
     # -- layers ----------------------------------------------------------------------------------
 
-    def _same(self, name: str, source: str, axis: int) -> Any:
-        z3 = self.z3
-        a, b = (name, axis), (source, axis)
-        return z3.And(
-            self.size[a] == self.size[b], self.stride[a] == self.stride[b], self.lo[a] == self.lo[b],
-            self.hi[a] == self.hi[b],
-        )  # fmt: skip
-
     def _node(self, node: Node) -> None:
         z3 = self.z3
-        self._vars(node.name)
         add = self.solver.add
         if node.op in ops.MERGE_OPS:
             for axis in range(self.dims):
-                key = (node.name, axis)
                 sources = [(s, axis) for s in node.inputs]
+                common = [shape for shape in self.shapes[sources[0]] if all(shape in self.shapes[s] for s in sources)]
+                self._vars(node.name, common, axis)
+                key = (node.name, axis)
                 for source in sources:
-                    add(self.size[key] == self.size[source], self.stride[key] == self.stride[source])
+                    for shape, boolean in zip(self.shapes[source], self.state[source]):
+                        if shape in common:
+                            add(boolean == self.state[key][common.index(shape)])
+                        else:
+                            add(z3.Not(boolean))
                     add(self.lo[key] <= self.lo[source], self.hi[key] >= self.hi[source])
                 add(z3.Or([self.lo[key] == self.lo[s] for s in sources]))
                 add(z3.Or([self.hi[key] == self.hi[s] for s in sources]))
             return
         source = node.inputs[0]
         kept = self.keeps(node.name)
+        optional = node.name in self.kept
         for axis in range(self.dims):
-            if node.name in self.kept:
-                add(z3.Implies(z3.Not(kept), self._same(node.name, source, axis)))
-            out, inp = (node.name, axis), (source, axis)
-            if node.op in (ops.IDENTITY, ops.NORM):
-                add(self._same(node.name, source, axis))
-            elif node.op == ops.PAD:
-                before, after = node.padding[axis]  # type: ignore[index]
-                add(z3.Implies(kept, z3.And(
-                    self.size[out] == self.size[inp] + before + after, self.stride[out] == self.stride[inp],
-                    self.lo[out] == self.lo[inp] - before * self.stride[inp],
-                    self.hi[out] == self.hi[inp] - before * self.stride[inp],
+            inp = (source, axis)
+            combos = self._combos(node, axis)
+            transitions = []  # (input shape index, condition, effect)
+            for index, shape in enumerate(self.shapes[inp]):
+                for (k, s, d), chosen in combos:
+                    effect = step(node, axis, shape, k, s, d)
+                    if effect is None:
+                        add(z3.Implies(kept, z3.Not(z3.And(self.state[inp][index], chosen))))
+                        continue
+                    transitions.append((index, chosen, effect))
+            shapes = list(dict.fromkeys([effect.shape for _, _, effect in transitions]))
+            if optional:
+                shapes = list(dict.fromkeys(shapes + self.shapes[inp]))
+            self._vars(node.name, shapes, axis)
+            out = (node.name, axis)
+            for index, chosen, effect in transitions:
+                add(z3.Implies(z3.And(self.state[inp][index], chosen, kept), z3.And(
+                    self.state[out][shapes.index(effect.shape)],
+                    self.lo[out] == self.lo[inp] + effect.dlo,
+                    self.hi[out] == self.hi[inp] + effect.dhi,
                 )))  # fmt: skip
-            else:
-                self._window(node, axis, out, inp, kept)
+            if optional:
+                for index, shape in enumerate(self.shapes[inp]):
+                    add(z3.Implies(z3.And(z3.Not(kept), self.state[inp][index]), self.state[out][shapes.index(shape)]))
+                add(z3.Implies(z3.Not(kept), z3.And(self.lo[out] == self.lo[inp], self.hi[out] == self.hi[inp])))
         self._canonical(node)
 
-    def _window(self, node: Node, axis: int, out: Any, inp: Any, kept: Any) -> None:
+    def _combos(self, node: Node, axis: int) -> list[tuple[tuple[int, int, int], Any]]:
+        """Every (kernel, stride, dilation) of ``node`` on ``axis`` with the Boolean that selects it."""
         z3 = self.z3
-        add = self.solver.add
+        if node.op not in WINDOW:
+            return [((1, 1, 1), True)]
         kernels, strides, dilations = (self.options(node, attr, axis) for attr in ("kernel", "stride", "dilation"))
-        size_in, stride_in, lo_in, hi_in = self.size[inp], self.stride[inp], self.lo[inp], self.hi[inp]
+        result = []
         for (k, kb), (s, sb), (d, db) in product(kernels.items(), strides.items(), dilations.items()):
             chosen = z3.And(kb, sb, db)
             if self.problem.constraints.get("no_unseen_pixels") and window_has_gaps(k, s, d):
-                add(z3.Implies(kept, z3.Not(chosen)))
+                self.solver.add(z3.Implies(self.keeps(node.name), z3.Not(chosen)))
                 continue
-            when = z3.And(chosen, kept)
-            effective = d * (k - 1) + 1
-            add(z3.Implies(when, self.stride[out] == s * stride_in))
-            if node.padding == "same":
-                add(z3.Implies(when, self.size[out] == (size_in + s - 1) / s))
-                for residue in range(s):
-                    before = max(effective - s + residue, 0) // 2
-                    add(z3.Implies(z3.And(when, (size_in + residue) % s == 0), z3.And(
-                        self.lo[out] == lo_in - before * stride_in,
-                        self.hi[out] == hi_in + (effective - 1 - before) * stride_in,
-                    )))  # fmt: skip
-                continue
-            before, after = node.padding[axis]  # type: ignore[index]
-            span = size_in + before + after - effective
-            if node.ceil_mode:
-                first = (span + s - 1) / s + 1
-                size_rule = self.size[out] == z3.If((first - 1) * s >= size_in + before, first - 1, first)
-            else:
-                size_rule = self.size[out] == span / s + 1
-            add(z3.Implies(when, z3.And(
-                span >= 0, size_rule,
-                self.lo[out] == lo_in - before * stride_in,
-                self.hi[out] == hi_in + (effective - 1 - before) * stride_in,
-            )))  # fmt: skip
+            result.append(((k, s, d), chosen))
+        return result
 
     def _canonical(self, node: Node) -> None:
         """Kernel 1 -> the smallest dilation; dropped -> the smallest options (one design, one model)."""
@@ -217,18 +219,25 @@ class Z3Model:
         for axis in range(self.dims):
             key = (output, axis)
             rf = self.hi[key] - self.lo[key] + 1
-            for label, bounds, value in (
-                ("receptive_field", targets.receptive_field, rf),
-                ("output_size", targets.output_size, self.size[key]),
-                ("effective_stride", targets.effective_stride, self.stride[key]),
+            if targets.receptive_field is not None:
+                low, high = targets.receptive_field[axis]
+                if low is not None:
+                    parts.setdefault("receptive_field.min", []).append(rf >= low)
+                if high is not None:
+                    parts.setdefault("receptive_field.max", []).append(rf <= high)
+            for label, bounds, attr in (
+                ("output_size", targets.output_size, "size"),
+                ("effective_stride", targets.effective_stride, "stride"),
             ):
                 if bounds is None:
                     continue
                 low, high = bounds[axis]
-                if low is not None:
-                    parts.setdefault(f"{label}.min" if label == "receptive_field" else label, []).append(value >= low)
-                if high is not None:
-                    parts.setdefault(f"{label}.max" if label == "receptive_field" else label, []).append(value <= high)
+                allowed = [
+                    boolean
+                    for shape, boolean in zip(self.shapes[key], self.state[key])
+                    if (low is None or getattr(shape, attr) >= low) and (high is None or getattr(shape, attr) <= high)
+                ]
+                parts.setdefault(label, []).append(z3.Or(allowed) if allowed else z3.BoolVal(False))
         for label, conditions in parts.items():
             flag = z3.Bool(f"target:{label}")
             self.tracked[label] = flag
@@ -309,11 +318,11 @@ class Z3Model:
 
     def _flops_terms(self, node: Node, combos: list[tuple[tuple[int, ...], Any]], per_tap: int, kept: Any) -> list[Any]:
         z3 = self.z3
-        sizes = self._size_domains()[node.name]
-        total = 1
-        for values in sizes:
-            total *= len(values)
-        if total * len(combos) > MAX_SIZE_STATES:
+        per_axis = [list(zip(self.shapes[(node.name, axis)], self.state[(node.name, axis)])) for axis in range(self.dims)]
+        total = len(combos)
+        for states in per_axis:
+            total *= len(states)
+        if total > MAX_SHAPES:
             raise SpecError(
                 f"the flops objective needs the output sizes of `{node.name}`, which can take too many values",
                 node.location,
@@ -324,36 +333,13 @@ class Z3Model:
             taps = 1
             for k in kernel:
                 taps *= k
-            for shape in product(*sizes):
-                condition = z3.And([self.size[(node.name, axis)] == n for axis, n in enumerate(shape)])
+            for states in product(*per_axis):
                 area = 1
-                for n in shape:
-                    area *= n
+                for shape, _ in states:
+                    area *= shape.size
+                condition = z3.And([boolean for _, boolean in states])
                 terms.append(z3.If(z3.And(kept, chosen, condition), per_tap * taps * area, 0))
         return terms
-
-    def _size_domains(self) -> dict[str, list[set[int]]]:
-        """Every output size each design node can have, per axis (forward over all options)."""
-        if hasattr(self, "_domains"):
-            return self._domains
-        domains: dict[str, list[set[int]]] = {INPUT: [{n} for n in self.graph.input_size]}
-        for name in self.problem.design:
-            node = self.graph.nodes[name]
-            sources = domains[node.inputs[0]]
-            if node.op in ops.MERGE_OPS:
-                domains[name] = [set.intersection(*(domains[s][axis] for s in node.inputs)) for axis in range(self.dims)]
-                continue
-            result = []
-            for axis in range(self.dims):
-                values: set[int] = set()
-                for n in sources[axis]:
-                    values |= _sizes_after(node, axis, n, self)
-                if name in self.kept:
-                    values |= sources[axis]
-                result.append(values)
-            domains[name] = result
-        self._domains = domains
-        return domains
 
     # -- reading models --------------------------------------------------------------------------
 
@@ -376,22 +362,3 @@ class Z3Model:
         for name, kept in assignment.kept.items():
             literals.append(z3.Not(self.kept[name]) if kept else self.kept[name])
         return z3.Or(literals) if literals else z3.BoolVal(False)
-
-
-def _sizes_after(node: Node, axis: int, n: int, model: Z3Model) -> set[int]:
-    if node.op in (ops.IDENTITY, ops.NORM):
-        return {n}
-    if node.op == ops.PAD:
-        before, after = node.padding[axis]  # type: ignore[index]
-        return {n + before + after}
-    result = set()
-    for k in model.options(node, "kernel", axis):
-        for s in model.options(node, "stride", axis):
-            for d in model.options(node, "dilation", axis):
-                if node.padding == "same":
-                    result.add(-(-n // s))
-                    continue
-                out = window_size(n, d * (k - 1) + 1, s, node.padding[axis], node.ceil_mode)  # type: ignore[index]
-                if out >= 1:
-                    result.add(out)
-    return result
