@@ -11,15 +11,17 @@ Method, per layer and spatial axis ``a``:
 
 1. ``x = ones`` (requiring grad) at some input size; forward in probe mode.
 2. Take output units along ``a`` near the middle of the layer's output:
-   two whole *periods* ``P`` of units ``u0 .. u0+2P-1`` and, for one phase
-   ``r``, the unit in the third period. The regions must be periodic (the
-   same holes in both periods, every region moved by the same ``R``
-   pixels); if they are not, the input is enlarged (a unit near the edge of
-   an inner layer that was cropped, then padded), and after two tries the
-   figures are left out (branches of different strides). ``P`` is a bound computed from the graph (the product of the
-   periods of transposed convs, upsamplings and depth-to-space along the
-   paths, so a multiple of the true period of the unit -> region map; 1 for
-   an ordinary CNN). ``u0`` is a multiple of ``P``.
+   two whole *periods* of units ``u0 .. u0+2P-1`` and, for one phase ``r``,
+   the unit in the third period. ``P`` is computed from the graph by
+   composing each op's period (1 for an ordinary CNN; a transposed conv,
+   upsampling or depth-to-space multiplies it; see :func:`_period_bounds`),
+   so it is a multiple of the true period of the unit -> region map; ``u0``
+   is a multiple of ``P`` at least one period from the start. The regions
+   must be periodic (the same holes in both periods, every region moved by
+   the same ``R`` pixels); if they are not, the input is enlarged (a unit
+   near the edge of an inner layer that was cropped, then padded), and
+   after two tries the figures are left out (branches of different
+   strides: only the units' regions are meaningful).
 3. For each unit, back-propagate from that unit (summed over channels, and
    over the other axes: every unit with that index along ``a``, so that a
    unit sitting in a hole along another axis cannot hide the field along
@@ -115,29 +117,46 @@ class AxisMeasurement:
 
 
 def _period_bounds(graph: Graph, shapes: dict, axis: int) -> dict[str, int]:
-    """Per node, a multiple of the period of its unit -> region map along ``axis``."""
+    """Per node, a period of its unit -> region map along ``axis`` (a multiple of the smallest).
+
+    An op maps output unit ``v + Q`` to its input units moved by ``R`` (a conv:
+    Q = 1, R = stride; a transposed conv: Q = stride, R = 1; a resample from n
+    to m: Q = m/g, R = n/g). After a map of period P, moving ``k * Q`` output
+    units moves the input by ``k * R``, a whole number of periods when ``k =
+    P / gcd(P, R)``: the period is ``Q * P / gcd(P, R)``. Merges take the lcm.
+    """
     period: dict[str, int] = {INPUT: 1}
     for name, node in graph.nodes.items():
         if name not in shapes:
             continue
-        p = period[node.inputs[0]]
         op = node.op
         if op in ("add", "concat", "mul"):
             p = 1
             for source in node.inputs:
                 p = p * period[source] // math.gcd(p, period[source])
+            period[name] = p
+            continue
+        q, r = 1, 1
+        n = shapes[node.inputs[0]][1][axis]
+        if op in ("conv", "maxpool", "avgpool"):
+            r = int(node.stride[axis])
         elif op == "conv_transpose":
-            p *= int(node.stride[axis])
+            q = int(node.stride[axis])
         elif op == "depth_to_space":
-            p *= node.factor[axis]  # type: ignore[index]
+            q = node.factor[axis]  # type: ignore[index]
+        elif op == "space_to_depth":
+            r = node.factor[axis]  # type: ignore[index]
+        elif op in ("global_pool", "linear"):
+            r = n
         elif op == "upsample":
-            n = shapes[node.inputs[0]][1][axis]
             m = shapes[name][1][axis]
-            if node.mode == "linear" and node.align_corners:
-                p *= (m - 1) // math.gcd(n - 1, m - 1) if m > 1 else 1
-            else:
-                p *= m // math.gcd(n, m)
-        period[name] = p
+            num, den = (n - 1, m - 1) if node.mode == "linear" and node.align_corners else (n, m)
+            if den <= 0:
+                num, den = 0, 1
+            g = math.gcd(num, den)
+            q, r = den // g, num // g
+        p = period[node.inputs[0]]
+        period[name] = q * p // math.gcd(p, r)
     return period
 
 

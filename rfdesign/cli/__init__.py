@@ -101,7 +101,8 @@ def analyze(
 ) -> None:
     """Receptive field, effective stride and padding, sizes, params and FLOPs of SPEC, per layer and axis.
 
-    SPEC is a YAML spec (see docs/spec-format.md).
+    SPEC is a YAML spec (docs/spec-format.md), an ONNX file, a Darknet .cfg,
+    or a PyTorch factory such as torchvision.models:resnet50.
     """
     from rfdesign.cli import render
     from rfdesign.io.sources import load_graph
@@ -110,7 +111,7 @@ def analyze(
     from rfdesign.rf.report import analysis_data, layer_data
 
     size = parse_ints(input_size, "--input-size", 1)
-    graph = load_graph(spec, output=output_name)
+    graph = load_graph(spec, output=output_name, input_size=size)
     if size is not None:
         if len(size) == 1 and graph.dims > 1:
             size = size * graph.dims
@@ -227,7 +228,7 @@ def check(
     outcomes: list[check_render.Outcome] = []
     for path in expand_sources(specs):
         try:
-            graph = load_graph(path)
+            graph = load_graph(path, input_size=size)
             config = spec_config(graph).merged(selected, ignored, {"min_rf": min_rf})
             analysis = None
             if size is not None:
@@ -254,6 +255,34 @@ def check(
         sys.exit(EXIT_BAD_INPUT)
     errors = any(f.severity == "error" for _, found, _ in outcomes for f in found or [])
     sys.exit(1 if errors and not exit_zero else 0)
+
+
+@main.command(name="import")
+@click.argument("source", metavar="SOURCE")
+@click.option("-o", "--out", "out_path", metavar="FILE", help="Write the spec here (default: standard output).")
+@click.option("--input-size", metavar="H,W", help="Import at this input size (PyTorch: default 224,224).")
+@click.option("--output", "output_name", metavar="NAME", help="The layer to treat as the network's output.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@handle_errors
+def import_(source: str, out_path: str | None, input_size: str | None, output_name: str | None, force: bool) -> None:
+    """Convert SOURCE (ONNX, Darknet .cfg, PyTorch factory) into a spec.
+
+    Layer names are kept from the source, and each layer's line ends with a
+    comment naming where it came from.
+    """
+    from rfdesign.io.sources import load_graph, source_kind
+    from rfdesign.io.yaml_export import dump, spec_dict
+
+    size = parse_ints(input_size, "--input-size", 1)
+    kind = source_kind(source)
+    graph = load_graph(source, output=output_name, input_size=size)
+    header = f"imported by `rfdesign import` from {source} ({kind})"
+    text = dump(spec_dict(graph), header, notes_as_comments=True)
+    if out_path is None:
+        click.echo(text, nl=False)
+        return
+    _write_new(out_path, text, force)
+    click.echo(f"wrote {out_path} ({len(graph.nodes)} layers)", err=True)
 
 
 @main.command()

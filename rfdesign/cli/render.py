@@ -107,6 +107,14 @@ def summary_lines(analysis: Analysis, layer: LayerResult) -> list[str]:
         lines.append(f"warning: misaligned merges (branch strides or RF centres differ): {names}{more}")
     if layer.global_context:
         lines.append("note: a gate multiplies by a globally pooled branch: every unit also depends on the whole input")
+    for name in analysis.outputs[1:]:
+        other = analysis.layers[name]
+        lines.append(
+            f"also output `{name}` {'x'.join(map(str, other.output_size))}x{other.channels}: receptive field "
+            f"{axes_text(other.axis_values('receptive_field'))}, effective stride "
+            f"{axes_text(other.axis_values('effective_stride'))}, effective padding "
+            f"{axes_text(other.axis_values('effective_padding'))}"
+        )
     return lines
 
 

@@ -301,6 +301,8 @@ def import_darknet(path: str, input_size: tuple[int, ...] | None = None, output:
     channels = net_cfg.int("channels", 0)
     if input_size is not None:
         size = tuple(int(n) for n in input_size)
+        if len(size) == 1:
+            size = size * 2  # one size: square
         if len(size) != 2 or any(n < 1 for n in size):
             raise SpecError(
                 f"input size {list(input_size)} does not fit a Darknet network",

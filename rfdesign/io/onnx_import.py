@@ -293,6 +293,8 @@ class _Importer:
         declared = shape[2:]
         if self.input_size is not None:
             size = tuple(int(n) for n in self.input_size)
+            if len(size) == 1 and len(declared) > 1:
+                size = size * len(declared)  # one size: the same on every spatial axis
             if len(size) != len(declared) or any(n < 1 for n in size):
                 raise SpecError(
                     f"input size {list(self.input_size)} does not fit input `{name}` of shape {list(shape)}",

@@ -129,9 +129,28 @@ _Dumper.add_representer(dict, _represent_dict)
 _Dumper.add_representer(list, _represent_list)
 
 
-def dump(data: dict[str, Any], header: str = "") -> str:
-    """Spec data as YAML text, with an optional comment header."""
-    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
+def dump(data: dict[str, Any], header: str = "", notes_as_comments: bool = False) -> str:
+    """Spec data as YAML text, with an optional comment header.
+
+    With ``notes_as_comments`` each layer's ``note`` (e.g. where an imported
+    layer came from) is written as a comment at the end of its line instead.
+    """
+    comments: list[str | None] = []
+    if notes_as_comments:
+        layers = []
+        for layer in data.get("layers", []):
+            layer = dict(layer)
+            comments.append(layer.pop("note", None))
+            layers.append(layer)
+        data = {**data, "layers": layers}
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100000, allow_unicode=True)
+    if notes_as_comments:
+        lines = text.splitlines()
+        start = lines.index("layers:") + 1
+        for offset, comment in enumerate(comments):
+            if comment:
+                lines[start + offset] += "  # " + " ".join(comment.split())
+        text = "\n".join(lines) + "\n"
     if header:
         text = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + text
     return text
