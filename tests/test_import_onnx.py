@@ -247,8 +247,10 @@ def test_input_size_override(imported):
     graph, _ = imported(ONNX / "light" / "light_resnet50.onnx")
     assert analyze(graph, (320, 256)).layers[graph.outputs[0]].output_size == (10, 8)
     with pytest.raises(SpecError) as info:
-        import_onnx(str(ONNX / "light" / "light_resnet50.onnx"), input_size=(224,))
+        import_onnx(str(ONNX / "light" / "light_resnet50.onnx"), input_size=(224, 224, 3))
     assert "2 positive" in info.value.hint
+    # one size means the same on every spatial axis
+    assert import_onnx(str(ONNX / "light" / "light_resnet50.onnx"), input_size=(224,)).input_size == (224, 224)
 
 
 def test_round_trip_through_yaml(imported):
