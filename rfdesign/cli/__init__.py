@@ -423,7 +423,10 @@ def _range(text: str, what: str) -> tuple[int | None, int | None]:
 
 
 @main.command()
-@click.option("--input", "input_size", required=True, metavar="H,W", help="Input size (one value per axis).")
+@click.option("--input", "input_size", required=True, metavar="H,W",
+              help="Input size: one value per axis, or one value for every axis (see --dims).")
+@click.option("--dims", type=click.IntRange(1, 3), default=2, show_default=True,
+              help="Spatial axes when --input is a single value (1 for audio, 3 for video).")
 @click.option("--input-channels", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--rf", required=True, metavar="MIN:MAX", help="Target receptive field (N or MIN:MAX).")
 @click.option("--output-size", metavar="H,W", help="Target output size.")
@@ -436,7 +439,7 @@ def _range(text: str, what: str) -> tuple[int | None, int | None]:
 @click.option("--template-out", metavar="FILE", help="Also write the template spec to FILE.")
 @solve_options
 @handle_errors
-def propose(input_size: str, input_channels: int, rf: str, output_size: str | None, depth: str, kernels: str,
+def propose(input_size: str, dims: int, input_channels: int, rf: str, output_size: str | None, depth: str, kernels: str,
             strides: str, dilations: str, channels: str, template_out: str | None, fmt: str, timeout: float,
             top_k: int | None, objective: str | None, no_unseen_pixels: bool, no_gridding: bool,
             out_dir: str | None, force: bool, quiet: bool, method: str) -> None:
@@ -451,6 +454,8 @@ def propose(input_size: str, input_channels: int, rf: str, output_size: str | No
 
     size = parse_ints(input_size, "--input", 1)
     assert size is not None
+    if len(size) == 1:
+        size = size * dims
     out = parse_ints(output_size, "--output-size", 1)
     if out is not None and len(out) == 1 and len(size) > 1:
         out = out * len(size)
