@@ -35,8 +35,11 @@ Method, per layer and spatial axis ``a``:
    hole). If not, the input is doubled along ``a`` (other axes unchanged)
    and the layer is measured again. Sizes go ``n, 2n, 4n, ...``; a layer
    starts at the first size that a cheap upper bound of its field says can
-   fit it, and the other axes are shrunk (halved while every layer still has
-   an output, not below ``MIN_OTHER`` pixels) to save memory.
+   fit it. The other axes are shrunk to save memory (halved while the
+   network stays valid, not below ``MIN_OTHER`` pixels; a shorter axis is
+   grown to it if its fields are as large), and if every measured unit sees
+   nothing (a branch dead along another axis) they are grown and the layer
+   measured again.
 
 Figures (the same definitions as :mod:`rfdesign.rf`, on an infinite axis):
 
@@ -220,11 +223,9 @@ def _sizes(base: tuple[int, ...], axis: int, n: int) -> tuple[int, ...]:
 
 #: the note of a measurement whose regions are not periodic
 IRREGULAR = "regions are not periodic with period"
-#: the other axes are grown up to this (when the fields along them are that large), so that their
-#: middle units see real pixels through every branch
-ALIVE_OTHER = 64
-#: the other axes are not shrunk below this: on a tiny axis every unit of a branch may see only
-#: padding (a dilated kernel stepping over the one real pixel), which would hide that branch
+#: the other axes are not shrunk below this (and short ones are grown to it when their fields are
+#: that large): on a tiny axis every unit of a branch may see only padding (a dilated kernel
+#: stepping over the one real pixel), which would hide that branch
 MIN_OTHER = 32
 
 
@@ -488,21 +489,25 @@ def _sees_nothing(m: AxisMeasurement) -> bool:
 
 
 def _other_sizes(graph: Graph, base: tuple[int, ...], axis: int, names: list[str], shrink: bool) -> tuple[int, ...]:
-    """Sizes for the axes not measured: small (memory), but long enough that middle units are not all padding."""
+    """Sizes for the axes not measured: small (memory), but not so small that middle units see only padding.
+
+    An axis longer than ``MIN_OTHER`` is halved while it stays that long (and
+    the network valid); a shorter one is doubled up to ``MIN_OTHER`` when the
+    fields along it are that large.
+    """
     if graph.dims == 1:
         return base
-    sizes = list(_shrink_others(graph, base, axis, list(graph.nodes)) if shrink else base)
     shapes = _shapes(graph, base, graph.nodes)
     assert shapes is not None
+    sizes = list(_shrink_others(graph, base, axis, list(graph.nodes)) if shrink else base)
     for other in range(graph.dims):
         if other == axis:
             continue
         bounds = _field_bounds(graph, shapes, other)
-        want = min(math.ceil(1.5 * max(bounds[name] for name in names)), ALIVE_OTHER)
-        if sizes[other] >= want:
-            continue
-        candidates = sorted({c * 2**k for c in (sizes[other], base[other]) for k in range(12) if c * 2**k >= want})
-        for candidate in candidates[:8]:
+        want = min(MIN_OTHER, math.ceil(1.5 * max(bounds[name] for name in names)))
+        candidate = sizes[other]
+        while candidate < want:
+            candidate *= 2
             trial = list(sizes)
             trial[other] = candidate
             if _shapes(graph, trial, graph.nodes) is not None:
