@@ -152,8 +152,8 @@ def compose(group: Group, op: OpMap) -> Group:
     their taps' pairs: exact for a single path, and for several paths
     whenever each path's regions move forward with the unit index (true of
     every op except a dilated transposed convolution and the holes a
-    transposed convolution with a stride above its kernel leaves, where it is
-    a lower bound).
+    transposed convolution with a stride above its kernel leaves; after
+    those, with several paths, it is an approximation).
     """
     if group.period == 1 and op.period == 1 and not group.has_empty and group.dmin is not None:
         scale = group.shift
