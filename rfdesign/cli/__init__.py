@@ -286,6 +286,77 @@ def import_(source: str, out_path: str | None, input_size: str | None, output_na
 
 
 @main.command()
+@click.argument("source", metavar="SOURCE")
+@click.option("--layer", "layers", multiple=True, metavar="NAME", help="Verify this layer (repeatable).")
+@click.option("--all", "all_layers", is_flag=True, help="Verify every layer (slow on big networks).")
+@click.option("--input-size", metavar="H,W", help="Start measuring at this input size.")
+@click.option("--output", "output_name", metavar="NAME", help="The layer to treat as the network's output.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def verify(source: str, layers: tuple[str, ...], all_layers: bool, input_size: str | None, output_name: str | None,
+           fmt: str) -> None:
+    """Check the analytic figures of SOURCE against gradients through a real PyTorch module.
+
+    \b
+    The network is built with positive constant weights (max pooling as
+    average pooling, norms as identities, gates removed); back-propagating
+    from interior output units gives the input pixels each unit depends on.
+    Needs the [torch] extra. Exit code 1 on any mismatch. docs/verify.md
+    explains the method and its limits.
+    """
+    from rfdesign.cli import render
+    from rfdesign.io.sources import load_graph
+    from rfdesign.rf.report import number
+    from rfdesign.spec.suggest import did_you_mean
+    from rfdesign.verification import FIGURES
+    from rfdesign.verification import verify as run_verify
+
+    size = parse_ints(input_size, "--input-size", 1)
+    graph = load_graph(source, output=output_name, input_size=size)
+    if size is not None and len(size) == 1:
+        size = size * graph.dims
+    for name in layers:
+        if name not in graph.nodes:
+            raise SpecError(f"no layer named `{name}`", hint=did_you_mean(name, graph.nodes))
+    chosen = list(graph.nodes) if all_layers else (list(layers) or None)
+    checks = run_verify(graph, chosen, size)
+    if fmt == "json":
+        data = [
+            {
+                "layer": c.layer,
+                "axis": c.axis,
+                "input_size": list(c.input_size),
+                "analytic": {k: number(v) for k, v in c.analytic.items()},
+                "measured": {k: number(v) for k, v in c.measured.items()},
+                "status": c.status,
+                "note": c.note,
+            }
+            for c in checks
+        ]
+        click.echo(render.json_text({"checks": data}))
+    else:
+        rows = []
+        for c in checks:
+            def pair(key: str) -> str:
+                measured = c.measured.get(key)
+                return f"{number(c.analytic.get(key))} / {'-' if measured is None else number(measured)}"
+
+            rows.append([c.layer, str(c.axis + 1), "x".join(map(str, c.input_size))] + [pair(k) for k in FIGURES]
+                        + [c.status + (f" ({', '.join(c.mismatches)})" if c.mismatches else "")])
+        headers = ["layer", "axis", "at input", "rf", "rf position min", "stride", "padding", "status"]
+        click.echo(render.aligned_table(headers, rows, [False, True, True, True, True, True, True, False]))
+        click.echo("(each figure: analytic / measured by gradients)")
+        for c in checks:
+            if c.note:
+                click.echo(f"note: `{c.layer}` axis {c.axis + 1}: {c.note}")
+    mismatched = [c for c in checks if c.status == "mismatch"]
+    if fmt != "json":
+        summary = f"{len(checks) - len(mismatched)} of {len(checks)} layer-axes agree"
+        click.echo(summary if not mismatched else summary + f"; {len(mismatched)} MISMATCH")
+    sys.exit(1 if mismatched else 0)
+
+
+@main.command()
 @click.argument("code", required=False)
 @handle_errors
 def rule(code: str | None) -> None:
