@@ -82,7 +82,6 @@ Limits:
 
 from __future__ import annotations
 
-
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace

@@ -69,7 +69,12 @@ def compare(graph, results: dict[str, list[AxisMeasurement]]) -> tuple[int, list
                 analyses[m.input_size] = analyze(graph, m.input_size)
             layer = analyses[m.input_size].layers[name]  # type: ignore[attr-defined]
             figures = layer.axes[m.axis]
-            n = m.input_size[m.axis]
+            if any(axis.receptive_field == 0 for axis in layer.axes):
+                # every unit reads only holes along some axis (e.g. a dilated window stepping over
+                # a transposed conv's outputs): in a real network it sees nothing at all
+                if any(region is not None for _, region in m.units):
+                    problems.append(f"{where}: the engine says this layer sees nothing, measured {m.units[:3]}")
+                continue
             for u, region in m.units:
                 index = list(m.unit)
                 index[m.axis] = u
@@ -296,6 +301,19 @@ layers:
   - {op: avgpool, kernel: 3, stride: 2, padding: [[0, 2], [1, 1]]}
   - {op: avgpool, kernel: 2, stride: 1, dilation: 2}
   - {op: maxpool, kernel: 2, stride: 2, padding: [[1, 0], [0, 1]], ceil_mode: true}
+""",
+    "dilation_over_holes": """
+input: {size: 20, channels: 1}
+layers:
+  - {op: conv_transpose, kernel: 1, stride: 2}
+  - {op: conv, kernel: 3, dilation: 3}
+  - {op: conv, kernel: 2, dilation: 2}
+""",
+    "dead_along_one_axis": """
+input: {size: [12, 18], channels: 2}
+layers:
+  - {op: conv_transpose, kernel: [2, 5], stride: 4, dilation: [1, 2], padding: same}
+  - {op: avgpool, kernel: [2, 4], stride: [3, 4], dilation: 2, padding: same}
 """,
     "misaligned_strides": """
 input: {size: [16, 16], channels: 1}
