@@ -365,6 +365,7 @@ class Assorted(nn.Module):
         self.pool2 = nn.AvgPool2d(3, 2, padding=1, ceil_mode=True)
         self.branch = nn.Conv2d(8, 8, 1)
         self.shuffle_down = nn.PixelUnshuffle(2)
+        self.mid = nn.Conv2d(64, 64, 1)  # mixes each 2x2 patch (rfdesign's model of space_to_depth assumes it)
         self.shuffle_up = nn.PixelShuffle(2)
         self.norm_last = nn.LayerNorm(16)
         self.mix = nn.Linear(16, 12)
@@ -381,7 +382,7 @@ class Assorted(nn.Module):
         x = self.pool2(self.pool1(x))
         a, b = x.chunk(2, dim=1)
         x = torch.cat([self.branch(a), b[:, 2:], b[:, :2]], 1)
-        x = self.shuffle_up(self.shuffle_down(x))
+        x = self.shuffle_up(self.mid(self.shuffle_down(x)))
         x = self.norm_last(x.permute(0, 2, 3, 1))
         x = self.mix(x).permute(0, 3, 1, 2)
         x = self.inorm(x)
@@ -419,3 +420,21 @@ def attention() -> nn.Module:
 
 def not_a_module() -> int:
     return 3
+
+
+class Warp(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        grid = torch.zeros(1, x.shape[2], x.shape[3], 2)
+        return F.grid_sample(self.conv(x), grid, align_corners=False)
+
+
+def warp() -> nn.Module:
+    return Warp()
+
+
+def adaptive() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(3))

@@ -1687,15 +1687,17 @@ class _Converter:
                 "the model's forward must return tensors computed from the image",
             )
         for desc in found:
-            if isinstance(desc, _Poison):
+            if isinstance(desc, _Poison) and (output is None or output not in self.nodes):
                 raise desc.error
-        ends = [d.node for d in found if d.node != INPUT]
+        ends = [d.node for d in found if isinstance(d, _Desc) and d.node != INPUT]
+        if output is not None and output in self.nodes and output not in ends:
+            ends.append(output)  # a model output rfdesign cannot read is fine when another node is asked for
         if not ends:
             raise SpecError(f"`{name}` returns its input unchanged", self.location)
         keep = self._ancestors(ends)
         nodes = {n: node for n, node in self.nodes.items() if n in keep}
         self._check(name, nodes)
-        outputs = tuple(dict.fromkeys(self._last_with_extent(nodes, n) for n in ends))
+        outputs = tuple(dict.fromkeys(self._last_with_extent(nodes, n) for n in ends if n != output))
         if output is not None:
             if output not in nodes:
                 raise SpecError(
