@@ -79,7 +79,7 @@ def bench_dag(sizes: list[int]) -> None:
     for size in sizes:
         graph = densenet_graph(size)
         edges = sum(len(node.inputs) for node in graph.nodes.values())
-        seconds = best_of(3 if size <= 10_000 else 1, lambda: analyze(graph))
+        seconds = best_of(3, lambda: analyze(graph))
         growth = f"  x{seconds / previous:.1f} for 10x nodes" if previous else ""
         print(f"  {len(graph.nodes):>7} nodes {edges:>8} edges  {seconds:8.3f} s{growth}")
         previous = seconds

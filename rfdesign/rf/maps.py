@@ -30,6 +30,7 @@ design-review finding, not a different size.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from fractions import Fraction
 from math import gcd
 
@@ -54,11 +55,13 @@ class OpMap:
         return tuple(t + offset for t in self.taps[r])
 
 
+@lru_cache(maxsize=4096)
 def window_map(stride: int, pad_before: int, effective_kernel: int, dilation: int = 1) -> OpMap:
     """Convolution and pooling: unit v reads v*s - p + j*d for every kernel tap j."""
     return OpMap(1, stride, (tuple(range(-pad_before, effective_kernel - pad_before, dilation)),))
 
 
+@lru_cache(maxsize=1024)
 def transposed_map(stride: int, crop_before: int, kernel: int, dilation: int) -> OpMap:
     """Transposed convolution: output v receives input i when i*s + j*d = v + crop, 0 <= j < k."""
     taps = []
@@ -69,6 +72,7 @@ def transposed_map(stride: int, crop_before: int, kernel: int, dilation: int) ->
     return OpMap(stride, 1, tuple(taps))
 
 
+@lru_cache(maxsize=1024)
 def resample_map(numerator: int, denominator: int, offset: Fraction, linear: bool) -> OpMap:
     """Resampling where output unit v reads source position ``v * num/den + offset``.
 
@@ -86,6 +90,7 @@ def resample_map(numerator: int, denominator: int, offset: Fraction, linear: boo
     return OpMap(period, shift, tuple(taps))
 
 
+@lru_cache(maxsize=1024)
 def shift_map(offset: int) -> OpMap:
     """Padding (offset < 0) or cropping (offset > 0): unit v is input unit v + offset."""
     return OpMap(1, 1, ((offset,),))
