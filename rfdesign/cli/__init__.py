@@ -478,19 +478,20 @@ def solve(spec: str, fmt: str, timeout: float, top_k: int | None, objective: str
 
 
 def _range(text: str, what: str) -> tuple[int | None, int | None]:
+    """``N`` or ``MIN:MAX`` (either side may be empty) as (low, high)."""
+    problem = SpecError(f"{what} must be N or MIN:MAX (either side may be empty), got {text!r}")
     parts = text.split(":")
-    try:
-        if len(parts) == 1:
-            value = int(parts[0])
-            return value, value
-        if len(parts) == 2:
-            low = int(parts[0]) if parts[0] else None
-            high = int(parts[1]) if parts[1] else None
-            if low is None or high is None or low <= high:
-                return low, high
-    except ValueError:
-        pass
-    raise SpecError(f"{what} must be N or MIN:MAX (either side may be empty), got {text!r}")
+    if len(parts) > 2 or not all(part.strip().isdigit() or not part.strip() for part in parts):
+        raise problem
+    values = [int(part) if part.strip() else None for part in parts]
+    if len(values) == 1:
+        if values[0] is None:
+            raise problem
+        return values[0], values[0]
+    low, high = values
+    if low is not None and high is not None and low > high:
+        raise problem
+    return low, high
 
 
 @main.command()

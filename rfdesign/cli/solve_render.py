@@ -115,7 +115,7 @@ def yaml_output(problem: Problem, result: SolveResult) -> str:
     import yaml
 
     class Literal(str):
-        pass
+        """A string dumped as a YAML block scalar (the proposal specs stay readable)."""
 
     def literal(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
