@@ -14,6 +14,7 @@ from typing import Any
 
 from rfdesign.solve.chain import ChainModel
 from rfdesign.solve.shapes import Shape
+from rfdesign.spec.target import bounds_text
 
 MAX_SHAPES = 20_000
 
@@ -67,9 +68,9 @@ def explain_chain(model: ChainModel) -> list[str]:
         strides = sorted({shape.stride for shape in finals})
         wanted = []
         if model.size_bounds != (None, None):
-            wanted.append(f"output size {_bounds(model.size_bounds)}")
+            wanted.append(f"output size {bounds_text(model.size_bounds)}")
         if model.stride_bounds != (None, None):
-            wanted.append(f"effective stride {_bounds(model.stride_bounds)}")
+            wanted.append(f"effective stride {bounds_text(model.stride_bounds)}")
         reasons.append(
             f"no design reaches {' and '.join(wanted)}: the reachable output sizes are {_listing(sizes)} "
             f"(effective strides {_listing(strides)}); the largest effective stride reachable is {max(strides)}"
@@ -91,7 +92,7 @@ def explain_chain(model: ChainModel) -> list[str]:
         above = [v for v in reachable if high is not None and v > high]
         nearest = " and ".join(str(v) for v in ([below[-1]] if below else []) + ([above[0]] if above else []))
         reasons.append(
-            f"no design's receptive field falls in {_bounds((low, high))}{context}"
+            f"no design's receptive field falls in {bounds_text((low, high))}{context}"
             + (f": the nearest reachable are {nearest}" if nearest else "")
         )
     if model.problem.constraints.get("no_unseen_pixels"):
@@ -104,17 +105,6 @@ def _context(model: ChainModel, fitting: dict[Shape, int]) -> str:
         return ""
     sizes = sorted({shape.size for shape in fitting})
     return f" (at output size {_listing(sizes)})"
-
-
-def _bounds(bounds: tuple[int | None, int | None]) -> str:
-    low, high = bounds
-    if low == high:
-        return str(low)
-    if low is None:
-        return f"at most {high}"
-    if high is None:
-        return f"at least {low}"
-    return f"[{low}, {high}]"
 
 
 def explain_z3(model: Any, budget: float = 5.0) -> list[str]:

@@ -26,7 +26,7 @@ from rfdesign.rf.analysis import Analysis, analyze
 from rfdesign.rf.layer import output_channels
 from rfdesign.spec import ops
 from rfdesign.spec.graph import INPUT, Choice, Graph, Node
-from rfdesign.spec.target import AxisTargets, Bounds, targets
+from rfdesign.spec.target import AxisTargets, targets, within
 
 #: ops the solver can reason about on the path to the output
 SUPPORTED_OPS = frozenset({ops.CONV, ops.MAXPOOL, ops.AVGPOOL, ops.IDENTITY, ops.NORM, ops.ADD, ops.CONCAT, ops.PAD})
@@ -71,11 +71,6 @@ class Evaluation:
     depth: int
     meets_target: bool
     violations: tuple[str, ...]
-
-
-def _within(value: Any, bounds: Bounds) -> bool:
-    low, high = bounds
-    return (low is None or value >= low) and (high is None or value <= high)
 
 
 @dataclass
@@ -161,7 +156,7 @@ class Problem:
             if bounds is None:
                 continue
             for axis, (value, axis_bounds) in enumerate(zip(values, bounds)):
-                if not _within(value, axis_bounds):
+                if not within(value, axis_bounds):
                     violations.append(f"{label} {value} on axis {axis + 1} is outside {axis_bounds}")
         violations.extend(self._constraint_violations(analysis))
         depth = sum(

@@ -24,6 +24,24 @@ class AxisTargets:
     effective_stride: tuple[Bounds, ...] | None
 
 
+def within(value: Any, bounds: Bounds) -> bool:
+    """Whether ``value`` meets (min, max) bounds (None: no bound on that side)."""
+    low, high = bounds
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def bounds_text(bounds: Bounds) -> str:
+    """``14``, ``at least 200``, ``at most 220`` or ``[200, 220]``."""
+    low, high = bounds
+    if low == high:
+        return str(low)
+    if low is None:
+        return f"at most {high}"
+    if high is None:
+        return f"at least {low}"
+    return f"[{low}, {high}]"
+
+
 def _bound(value: Any, what: str, path: tuple[Any, ...], graph: Graph) -> Bounds:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:

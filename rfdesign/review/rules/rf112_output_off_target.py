@@ -9,22 +9,7 @@ from rfdesign.review.finding import Finding
 from rfdesign.review.rule import rule
 from rfdesign.review.rules._text import along, group_axes
 from rfdesign.rf.report import number
-
-
-def _outside(value: object, bounds: tuple[int | None, int | None]) -> bool:
-    low, high = bounds
-    return (low is not None and value < low) or (high is not None and value > high)  # type: ignore[operator]
-
-
-def _bounds_text(bounds: tuple[int | None, int | None]) -> str:
-    low, high = bounds
-    if low == high:
-        return str(low)
-    if low is None:
-        return f"at most {high}"
-    if high is None:
-        return f"at least {low}"
-    return f"{low}..{high}"
+from rfdesign.spec.target import bounds_text, within
 
 
 @rule(
@@ -58,11 +43,11 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
     for label, bounds, values, key in checks:
         if bounds is None:
             continue
-        off = {axis: (value, b) for axis, (value, b) in enumerate(zip(values, bounds)) if _outside(value, b)}
+        off = {axis: (value, b) for axis, (value, b) in enumerate(zip(values, bounds)) if not within(value, b)}
         for axes, (value, axis_bounds) in group_axes(off):  # type: ignore[misc]
             yield ctx.finding(
                 f"{label} {number(value)} of `{out.name}` along {along(axes, dims)} is not the target's "
-                f"{_bounds_text(axis_bounds)}",
+                f"{bounds_text(axis_bounds)}",
                 layer=out.name,
                 fix="change the number or placement of strided layers",
                 axes=axes,
