@@ -128,22 +128,22 @@ def same_transpose(y, x, kernel, stride, dilation):
 def pool_pad(x, kernel, stride, dilation, pads, ceil_mode, value):
     """Explicit padding for a pooling window that PyTorch's own padding cannot express.
 
-    pads: (before, after) per axis; with ceil_mode also the pixels a last, partial window reads
-    (PyTorch's rule: that window must start inside the input or the left padding).
+    pads: (before, after) per axis. The result holds exactly the pooling's windows: with ceil_mode a
+    last, partial window reads past the padding (PyTorch's rule: it must start inside the input or
+    the left padding); the pixels no window reads are cut off.
     """
     flat = []
     for axis in reversed(range(len(kernel))):
         n = x.shape[2 + axis]
         s = stride[axis]
+        k = dilation[axis] * (kernel[axis] - 1) + 1
         before, after = pads[axis]
-        span = n + before + after - dilation[axis] * (kernel[axis] - 1) - 1
+        span = n + before + after - k
         out = span // s + 1
         if ceil_mode:
             out = -(-span // s) + 1
             out = out - ((out - 1) * s >= n + before)
-        extra = (out - 1) * s - span
-        extra = extra * (extra > 0)  # max(extra, 0), traceable
-        flat += [before, after + extra]
+        flat += [before, (out - 1) * s + k - n - before]  # after: < 0 cuts pixels no window reads
     return F.pad(x, flat, value=value)
 ''',
     "avg_pool": '''
@@ -182,28 +182,30 @@ def centre_crop(x, like):
 ''',
     "space_to_depth": '''
 def space_to_depth(x, factors):
-    """Move each patch of `factors` pixels into the channels (PixelUnshuffle on any number of axes)."""
-    d = len(factors)
-    shape = [x.shape[0], x.shape[1]]
-    for axis, f in enumerate(factors):
-        shape += [x.shape[2 + axis] // f, f]
-    x = x.reshape(shape).permute([0, 1] + [3 + 2 * i for i in range(d)] + [2 + 2 * i for i in range(d)])
-    return x.reshape([shape[0], -1] + [shape[2 + 2 * i] for i in range(d)])
-''',
-    "depth_to_space": '''
-def depth_to_space(x, factors):
-    """Move channels into patches of `factors` pixels (PixelShuffle on any number of axes)."""
-    d = len(factors)
+    """Move each patch of `factors` pixels into the channels (PixelUnshuffle on any number of axes).
+
+    Written as a strided convolution whose kernels are one-hot: the same values, in the same channel
+    order, and a plain convolution to tools that read the module (torch.fx).
+    """
     block = 1
     for f in factors:
         block *= f
-    b, c = x.shape[0], x.shape[1] // block
-    x = x.reshape([b, c] + list(factors) + [x.shape[2 + i] for i in range(d)])
-    order = [0, 1]
-    for i in range(d):
-        order += [2 + d + i, 2 + i]
-    x = x.permute(order)
-    return x.reshape([b, c] + [x.shape[2 + 2 * i] * factors[i] for i in range(d)])
+    eye = torch.eye(block, dtype=x.dtype, device=x.device).reshape((block, 1) + tuple(factors))
+    weight = eye.repeat([x.shape[1], 1] + [1] * len(factors))
+    return F.conv{d}d(x, weight, stride=tuple(factors), groups=x.shape[1])
+''',
+    "depth_to_space": '''
+def depth_to_space(x, factors):
+    """Move channels into patches of `factors` pixels (PixelShuffle on any number of axes).
+
+    Written as a transposed convolution whose kernels are one-hot (the inverse of space_to_depth).
+    """
+    block = 1
+    for f in factors:
+        block *= f
+    eye = torch.eye(block, dtype=x.dtype, device=x.device).reshape((block, 1) + tuple(factors))
+    weight = eye.repeat([x.shape[1] // block, 1] + [1] * len(factors))
+    return F.conv_transpose{d}d(x, weight, stride=tuple(factors), groups=x.shape[1] // block)
 ''',
 }
 _HELPER_NEEDS = {"same_avg_pool": ("avg_pool", "same_pad")}

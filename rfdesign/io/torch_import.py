@@ -746,7 +746,7 @@ class _Converter:
         op: str,
         inputs: tuple[str, ...],
         channels: int,
-        size: tuple[int, ...],
+        out_size: tuple[int, ...],
         source_op: str = "",
         extra: str = "",
         part: str | None = None,
@@ -766,7 +766,7 @@ class _Converter:
         for key, value in attrs.items():
             setattr(node, key, value)
         self.nodes[name] = node
-        self.shapes[name] = (channels, tuple(size))
+        self.shapes[name] = (channels, tuple(out_size))
         return name
 
     # -- one call --------------------------------------------------------------------------------------
