@@ -427,7 +427,7 @@ SLOW_FIELD = 1000
 MAX_PIXELS = 40_000_000
 
 
-def _sample(graph, count: int = 5) -> list[str]:  # noqa: ANN001
+def _sample(graph, count: int = 10) -> list[str]:  # noqa: ANN001
     names = list(graph.nodes)
     step = max(1, len(names) // (count + 1))
     picked = list(graph.outputs) + [names[i] for i in range(step - 1, len(names), step)][:count]
@@ -598,7 +598,7 @@ def random_net(draw):  # noqa: ANN001, ANN201, C901
 
 
 @settings(
-    max_examples=40,
+    max_examples=80,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
