@@ -205,6 +205,19 @@ layers:
   - {op: conv, kernel: 3, stride: 2}
   - {op: upsample, factor: [3, 1], mode: bilinear}
 """,
+    "resample_chain": """
+input: {size: [10, 13], channels: 1}
+layers:
+  - {op: upsample, factor: 2}
+  - {op: conv, kernel: 3}
+  - {op: upsample, factor: [2, 3], mode: bilinear}
+  - {op: conv, kernel: 2, stride: 3}
+  - {op: upsample, size: [50, 61], mode: bilinear, align_corners: true}
+  - {op: upsample, factor: 2, mode: bilinear, align_corners: true}
+  - {op: conv, kernel: 3, stride: 2}
+  - {op: upsample, size: [37, 40]}
+  - {op: conv, kernel: 2, stride: 2}
+""",
     "resize": """
 input: {size: [10, 13], channels: 1}
 layers:
