@@ -219,7 +219,7 @@ def capture(model: nn.Module, node: str):  # noqa: ANN201
     return store, handle
 
 
-def measure_boxes(model: nn.Module, node: str, size: tuple[int, ...], channels: int, units: list[tuple[int, ...]]):  # noqa: ANN201
+def measure_boxes(model: nn.Module, node: str, size: tuple[int, ...], channels: int, units: list):  # noqa: ANN201
     """For each output unit (index into the node's spatial map), the per-axis (first, last) input pixel it sees."""
     m = probe(model)
     store, handle = capture(m, node)
@@ -358,9 +358,10 @@ def test_ops_read_from_the_assorted_model():
     assert "reflection" in nodes["reflect"].note
 
 
-def test_yaml_round_trip():
+@pytest.mark.parametrize("factory", list(MODELS))
+def test_yaml_round_trip(factory):
     """`rfdesign import` writes the graph as a spec: the spec gives the same figures."""
-    graph = import_torch("torch_models:inception", (96,))
+    graph = import_torch(f"torch_models:{factory}", MODELS[factory][0])
     text = dump(spec_dict(graph), "imported", notes_as_comments=True)
     again = parse_spec(text)
     a, b = analyze(graph), analyze(again)

@@ -122,7 +122,8 @@ def inception(pretrained: bool = False) -> nn.Module:
 
 
 def double_conv(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3), nn.ReLU(inplace=True), nn.Conv2d(cout, cout, 3), nn.ReLU(inplace=True))
+    relu = nn.ReLU(inplace=True)
+    return nn.Sequential(nn.Conv2d(cin, cout, 3), relu, nn.Conv2d(cout, cout, 3), nn.ReLU(inplace=True))
 
 
 def centre_crop(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

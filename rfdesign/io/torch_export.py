@@ -1,4 +1,4 @@
-"""A flat graph as the source of a standalone PyTorch module (``rfdesign export --format pytorch``).
+"""A flat graph as the source of a standalone, readable PyTorch module.
 
 :func:`export_pytorch` writes a readable Python module that imports only torch
 and defines one ``nn.Module`` computing the spec (any spec, including the
@@ -549,7 +549,8 @@ class _Exporter:
                     o_ident = namer.take(self._relative(o, path), "var")
                     var[o] = o_ident
                     outs.append(o_ident)
-                rendered.forward.append((f"{', '.join(outs)} = self.{ident}({', '.join(var[e] for e in child_ext)})", ""))
+                arguments = ", ".join(var[e] for e in child_ext)
+                rendered.forward.append((f"{', '.join(outs)} = self.{ident}({arguments})", ""))
                 for name, sub in self.instance_paths[item].items():
                     rendered.paths[name] = f"{ident}.{sub}"
         rendered.returns = [var[o] for o in exported]
@@ -651,7 +652,8 @@ class _Exporter:
     def _summary(self) -> str:
         graph = self.graph
         size = "x".join(str(n) for n in graph.input_size)
-        outs = ", ".join(f"`{o}` ({'x'.join(str(n) for n in (self.channels[o],) + self.sizes[o])})" for o in graph.outputs)
+        shapes = {o: "x".join(str(n) for n in (self.channels[o],) + self.sizes[o]) for o in graph.outputs}
+        outs = ", ".join(f"`{o}` ({shape})" for o, shape in shapes.items())
         return f"{graph.input_channels} channels of {size} in; out: {outs}."
 
     # -- one node ---------------------------------------------------------------------------------------------
@@ -722,7 +724,8 @@ class _Exporter:
             features = cin * prod(self.sizes[source])
             bias = "" if node.bias else ", bias=False"
             ones = ", ".join(["1"] * d)
-            return f"nn.Linear({features}, {node.out}{bias})", f"{me}({x}.flatten(1)).unflatten(1, ({node.out}, {ones}))", True
+            expr = f"{me}({x}.flatten(1)).unflatten(1, ({node.out}, {ones}))"
+            return f"nn.Linear({features}, {node.out}{bias})", expr, True
         if op == ops.SELECT:
             stop = "" if node.stop is None else str(node.stop)
             return None, f"{x}[:, {node.start}:{stop}]", False

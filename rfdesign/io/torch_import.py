@@ -144,6 +144,10 @@ _REDUCE = {"mean": "avg", "sum": "avg", "nansum": "avg", "nanmean": "avg", "std"
            "logsumexp": "avg", "prod": "avg", "norm": "avg", "amax": "max", "amin": "max", "max": "max",
            "min": "max"}  # fmt: skip
 
+_WINDOW_FUNCTIONS = re.compile(
+    r"(conv|conv_transpose|max_pool|avg_pool|lp_pool|adaptive_avg_pool|adaptive_max_pool)([123])d"
+)
+
 #: normalised op names (dunders stripped, in-place and reflected forms folded)
 _KEY_ALIASES = {
     "iadd": "add", "radd": "add", "isub": "sub", "imul": "mul", "rmul": "mul", "truediv": "div",
@@ -222,7 +226,8 @@ class _Desc:
         if self.layout == "last":
             return roles + [("spatial", a) for a in range(len(self.size))] + [("channel", 0)]
         if self.layout == "group":
-            return roles + [("group", i) for i in range(len(self.cdims))] + [("spatial", a) for a in range(len(self.size))]
+            groups = [("group", i) for i in range(len(self.cdims))]
+            return roles + groups + [("spatial", a) for a in range(len(self.size))]
         return roles + [("channel", 0)] + [("spatial", a) for a in range(len(self.size))]
 
     def at(self, node: str, **changes: Any) -> _Desc:
@@ -280,15 +285,12 @@ def import_torch(source: str, input_size: tuple[int, ...] | None = None, output:
 
 def _resolve(source: str) -> tuple[Any, str]:
     location = Location(source)
+    how = "write package.module:callable, e.g. torchvision.models:resnet50"
     if source.count(":") != 1:
-        raise SpecError(
-            f"'{source}' is not a PyTorch factory", location, "write package.module:callable, e.g. torchvision.models:resnet50"
-        )
+        raise SpecError(f"'{source}' is not a PyTorch factory", location, how)
     module_name, attr = source.split(":")
     if not re.fullmatch(r"[A-Za-z_][\w.]*", module_name) or not re.fullmatch(r"[A-Za-z_]\w*", attr):
-        raise SpecError(
-            f"'{source}' is not a PyTorch factory", location, "write package.module:callable, e.g. torchvision.models:resnet50"
-        )
+        raise SpecError(f"'{source}' is not a PyTorch factory", location, how)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -819,7 +821,7 @@ class _Converter:
         handler = getattr(self, f"_fn_{key}", None)
         if handler is not None:
             return handler(call, args, kwargs, result)
-        m = re.fullmatch(r"(conv|conv_transpose|max_pool|avg_pool|lp_pool|adaptive_avg_pool|adaptive_max_pool)([123])d", key)
+        m = _WINDOW_FUNCTIONS.fullmatch(key)
         if m:
             return getattr(self, f"_fn_{m.group(1)}")(call, args, kwargs, result, int(m.group(2)))
         if key in _UNARY:
@@ -827,14 +829,16 @@ class _Converter:
         if key in _ALIAS:
             return self._alias(call, args[0], result)
         if key in _RESHAPE:
-            return self._reshape(call, args[0], result, broadcast=key in ("expand", "expand_as", "broadcast_to", "repeat"))
+            broadcast = key in ("expand", "expand_as", "broadcast_to", "repeat")
+            return self._reshape(call, args[0], result, broadcast=broadcast)
         if key in _ADD_LIKE or key in _MUL_LIKE:
             return self._binary(call, key, list(args[:2]) + [v for k, v in kwargs.items() if k == "other"], result)
         if key in _REDUCE:
             return self._reduce(call, args, kwargs, result, _REDUCE[key])
         raise _Refused(
             f"unsupported op {call.label}",
-            "rfdesign reads convolutions, pooling, resampling, elementwise merges, concatenation, slicing and dense heads",
+            "rfdesign reads convolutions, pooling, resampling, elementwise merges, concatenation, slicing and"
+            " dense heads",
         )
 
     # -- helpers on descs ------------------------------------------------------------------------------
@@ -921,17 +925,20 @@ class _Converter:
         if isinstance(module, nn.modules.batchnorm._NormBase) or isinstance(module, nn.GroupNorm):
             desc = self._image(x)
             affine = bool(getattr(module, "affine", True))
-            return self._norm(call, desc, "groupnorm" if isinstance(module, nn.GroupNorm) else _norm_name(cls), affine, result)
+            source_op = "groupnorm" if isinstance(module, nn.GroupNorm) else _norm_name(cls)
+            return self._norm(call, desc, source_op, affine, result)
         if isinstance(module, nn.LayerNorm):
             desc = self._image(x)
             return self._layer_norm(call, desc, tuple(module.normalized_shape), module.weight is not None, result)
         if isinstance(module, nn.Linear):
-            return self._linear(call, self._image(x), module.in_features, module.out_features, module.bias is not None, result)
+            bias = module.bias is not None
+            return self._linear(call, self._image(x), module.in_features, module.out_features, bias, result)
         if isinstance(module, nn.Flatten) or isinstance(module, nn.Unflatten):
             return self._reshape(call, x, result)
         if isinstance(module, (nn.Softmax, nn.LogSoftmax, nn.Softmin)):
             desc = self._image(x)
-            return self._softmax(call, desc, module.dim, result, {"Softmax": "softmax", "LogSoftmax": "log_softmax"}.get(cls, "activation"))
+            source_op = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}.get(cls, "activation")
+            return self._softmax(call, desc, module.dim, result, source_op)
         if isinstance(module, nn.Softmax2d):
             desc = self._image(x)
             return self._softmax(call, desc, -3, result, "softmax")
@@ -953,7 +960,8 @@ class _Converter:
                 return self._elementwise(call, desc, _ACTIVATION_MODULES[klass.__name__], result)
         raise _Refused(
             f"unsupported module {call.label}",
-            "rfdesign reads convolutions, pooling, resampling, norms, activations, padding, pixel shuffles and dense heads",
+            "rfdesign reads convolutions, pooling, resampling, norms, activations, padding, pixel shuffles and"
+            " dense heads",
         )
 
     # -- windows ----------------------------------------------------------------------------------------
@@ -968,7 +976,9 @@ class _Converter:
         kernel = tuple(weight[2:])
         stride, dilation = _ints(stride, dims, "stride"), _ints(dilation, dims, "dilation")
         if weight[1] * groups != desc.channels:
-            raise _Refused(f"a weight of shape {list(weight)} with groups={groups} does not fit {desc.channels} channels")
+            raise _Refused(
+                f"a weight of shape {list(weight)} with groups={groups} does not fit {desc.channels} channels"
+            )
         if isinstance(padding, str):
             if padding == "valid":
                 pairs = tuple((0, 0) for _ in kernel)
@@ -1023,7 +1033,10 @@ class _Converter:
     ) -> Any:  # fmt: skip
         dims = len(desc.size)
         kernel = _ints(kernel, dims, "kernel_size")
-        stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else _ints(stride, dims, "stride")
+        if stride is None or (isinstance(stride, (list, tuple)) and not stride):
+            stride = kernel  # PyTorch's default: the kernel
+        else:
+            stride = _ints(stride, dims, "stride")
         pads = _ints(padding, dims, "padding")
         dilation = _ints(dilation, dims, "dilation")
         value = result[0] if indices else result
@@ -1044,7 +1057,9 @@ class _Converter:
         if all(m == 1 for m in size):
             name = self._add(call, ops.GLOBAL_POOL, (desc.node,), channels, size, f"global_{mode}pool", pool_mode=mode)
         elif size == desc.size:
-            name = self._add(call, ops.IDENTITY, (desc.node,), channels, size, "identity", "output size equals its input")
+            name = self._add(
+                call, ops.IDENTITY, (desc.node,), channels, size, "identity", "output size equals its input"
+            )
         elif all(n % m == 0 for n, m in zip(desc.size, size)):
             window = tuple(n // m for n, m in zip(desc.size, size))
             op = ops.MAXPOOL if mode == "max" else ops.AVGPOOL
@@ -1111,7 +1126,8 @@ class _Converter:
         if dims != 2:
             raise _Refused(f"pixel (un)shuffle on a {dims}-D map (PyTorch shuffles the last two axes)")
         channels, size = self._result_map(result)
-        name = self._add(call, op, (desc.node,), channels, size, "pixel_shuffle" if op == ops.DEPTH_TO_SPACE else "pixel_unshuffle", factor=(int(factor),) * dims)
+        source_op = "pixel_shuffle" if op == ops.DEPTH_TO_SPACE else "pixel_unshuffle"
+        name = self._add(call, op, (desc.node,), channels, size, source_op, factor=(int(factor),) * dims)
         return _Desc(name, channels, size)
 
     # -- pass-through -----------------------------------------------------------------------------------
@@ -1263,7 +1279,8 @@ class _Converter:
             else:
                 raise _Refused(f"slices the {role} axis {axis}")
         current = desc
-        parts = [p for p, on in (("select", select), ("crop", any(b or a for b, a in crop)), ("step", any(s > 1 for s in steps))) if on]
+        wanted = (("select", select), ("crop", any(b or a for b, a in crop)), ("step", any(s > 1 for s in steps)))
+        parts = [p for p, on in wanted if on]
         prefix = f"{part}/" if part is not None else ""
 
         def label(p: str) -> str | None:
@@ -1284,9 +1301,11 @@ class _Converter:
         if any(s > 1 for s in steps):
             size = tuple(-(-n // s) for n, s in zip(current.size, steps))
             one = (1,) * len(steps)
-            name = self._add(call, ops.AVGPOOL, (current.node,), current.channels, size, "avgpool",
-                             f"strided slicing: every {list(steps)} pixel (a pool of kernel 1)", part=label("step"),
-                             kernel=one, stride=tuple(steps), dilation=one, padding=tuple((0, 0) for _ in steps))  # fmt: skip
+            name = self._add(
+                call, ops.AVGPOOL, (current.node,), current.channels, size, "avgpool",
+                f"strided slicing: every {list(steps)} pixel (a pool of kernel 1)", part=label("step"),
+                kernel=one, stride=tuple(steps), dilation=one, padding=tuple((0, 0) for _ in steps),
+            )  # fmt: skip
             current = current.at(name, size=size)
         if result is not None and tuple(result.shape) != current.shape:
             raise _Refused(f"its output {list(result.shape)} is not the sliced {list(current.shape)}")
@@ -1456,7 +1475,8 @@ class _Converter:
                 if not (gate or plane):
                     raise _Refused(f"broadcasts tensors of shapes {[list(x.shape) for x in descs]}")
             if kind == "add":
-                extra = "an add with broadcasting, written as mul (the same geometry; rfdesign's add needs equal shapes)"
+                extra = "an add with broadcasting, written as mul (the same geometry; rfdesign's add needs equal"
+                extra += " shapes)"
             kind = "mul"
         layout = descs[0].layout if len(layouts) == 1 else "map"
         out = _Desc("", channels, size, layout if layout in ("map", "last") else "map")
@@ -1528,13 +1548,17 @@ class _Converter:
         spatial = set(desc.spatial_axes)
         if axes == spatial and spatial:
             point = (1,) * len(desc.size)
-            name = self._add(call, ops.GLOBAL_POOL, (desc.node,), desc.channels, point, f"global_{mode}pool", pool_mode=mode)
+            name = self._add(
+                call, ops.GLOBAL_POOL, (desc.node,), desc.channels, point, f"global_{mode}pool", pool_mode=mode
+            )
             out = desc.at(name, size=point) if keep else _Desc(name, desc.channels, point, "flat")
             if desc.layout == "flat":
                 out = _Desc(name, desc.channels, point, "flat")
         elif axes == {desc.channel_axis} and keep:
-            name = self._add(call, ops.SELECT, (desc.node,), 1, desc.size, "select",
-                             "a reduction over the channels: one channel, the same geometry", start=0, stop=1)  # fmt: skip
+            name = self._add(
+                call, ops.SELECT, (desc.node,), 1, desc.size, "select",
+                "a reduction over the channels: one channel, the same geometry", start=0, stop=1,
+            )  # fmt: skip
             out = desc.at(name, channels=1)
         else:
             raise _Refused(
@@ -1558,16 +1582,20 @@ class _Converter:
                           int(b["groups"]), b["bias"] is not None, result)  # fmt: skip
 
     def _fn_conv_transpose(self, call: _Call, args: Any, kwargs: Any, result: Any, dims: int) -> _Desc:
-        b = _bind(args, kwargs, ["input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"],
-                  {"bias": None, "stride": 1, "padding": 0, "output_padding": 0, "groups": 1, "dilation": 1})  # fmt: skip
+        b = _bind(
+            args, kwargs, ["input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"],
+            {"bias": None, "stride": 1, "padding": 0, "output_padding": 0, "groups": 1, "dilation": 1},
+        )
         desc = self._map(b["input"])
         self._constant(b["weight"], "weight")
         return self._conv_transpose(call, desc, tuple(b["weight"].shape), b["stride"], b["padding"], b["dilation"],
                                     int(b["groups"]), b["bias"] is not None, result)  # fmt: skip
 
     def _fn_max_pool(self, call: _Call, args: Any, kwargs: Any, result: Any, dims: int) -> Any:
-        b = _bind(args, kwargs, ["input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"],
-                  {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False})  # fmt: skip
+        b = _bind(
+            args, kwargs, ["input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"],
+            {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False},
+        )
         indices = isinstance(result, (tuple, list))
         return self._pool(call, self._map(b["input"]), ops.MAXPOOL, b["kernel_size"], b["stride"], b["padding"],
                           b["dilation"], b["ceil_mode"], result, indices)  # fmt: skip
@@ -1600,11 +1628,13 @@ class _Converter:
 
     def _fn_upsample_nearest(self, call: _Call, args: Any, kwargs: Any, result: Any) -> _Desc:
         b = _bind(args, kwargs, ["input", "size", "scale_factor"], {"size": None, "scale_factor": None})
-        return self._upsample(call, self._map(b["input"]), b["size"], b["scale_factor"], "nearest", None, None, False, result)
+        x = self._map(b["input"])
+        return self._upsample(call, x, b["size"], b["scale_factor"], "nearest", None, None, False, result)
 
     def _fn_upsample_bilinear(self, call: _Call, args: Any, kwargs: Any, result: Any) -> _Desc:
         b = _bind(args, kwargs, ["input", "size", "scale_factor"], {"size": None, "scale_factor": None})
-        return self._upsample(call, self._map(b["input"]), b["size"], b["scale_factor"], "bilinear", True, None, False, result)
+        x = self._map(b["input"])
+        return self._upsample(call, x, b["size"], b["scale_factor"], "bilinear", True, None, False, result)
 
     def _fn_pixel_shuffle(self, call: _Call, args: Any, kwargs: Any, result: Any) -> _Desc:
         b = _bind(args, kwargs, ["input", "upscale_factor"], {})
@@ -1654,8 +1684,10 @@ class _Converter:
         b = _bind(args, kwargs, ["input", "source", "destination"], {})
         desc = self._image(b["input"])
         rank = desc.rank
-        source = [int(s) % rank for s in (b["source"] if isinstance(b["source"], (list, tuple)) else [b["source"]])]
-        dest = [int(s) % rank for s in (b["destination"] if isinstance(b["destination"], (list, tuple)) else [b["destination"]])]
+        def axes(value: Any) -> list[int]:
+            return [int(a) % rank for a in (value if isinstance(value, (list, tuple)) else [value])]
+
+        source, dest = axes(b["source"]), axes(b["destination"])
         perm: list[int | None] = [None] * rank
         for s, d in zip(source, dest):
             perm[d] = s
