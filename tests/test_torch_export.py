@@ -443,3 +443,19 @@ def test_free_choices_and_bad_names_are_refused():
         export_pytorch(template)
     with pytest.raises(SpecError, match="is not a Python class name"):
         export_pytorch(hand_graph("onedim"), "not valid")
+
+
+def test_awkward_names_stay_valid_python():
+    text = (
+        'name: "we\\"ird\\"\\"\\" \\\\ net"\ninput: {size: 8}\nlayers:\n'
+        '  - {name: "a\\"\\"\\"b", op: conv, kernel: 3}\n  - {name: in, op: relu}\n  - {name: "0", op: gelu}\n'
+        "  - {name: forward, op: relu}\n  - {name: x, op: tanh}\n"
+    )
+    graph = parse_spec(text, 'x"""y.yaml')
+    code = export_pytorch(graph)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "generated.py", "exec"), namespace)  # noqa: S102 - our own generated code
+    assert "self.in_ = nn.ReLU()  # in" in code and "self.n_0 = nn.GELU()  # 0" in code
+    assert "self.forward_ = nn.ReLU()  # forward" in code and "x_ = self.x_(forward_)" in code
+    net = namespace["WeIrdNet"]()
+    assert tuple(net(torch.randn(1, 3, 8)).shape) == (1, 3, 6)
