@@ -509,15 +509,10 @@ def _make_runner(torch: Any, traced: Any, converter: _Converter) -> Any:
         def __init__(self) -> None:
             super().__init__(traced, garbage_collect_values=False)
             self.current = None
-            self.inputs_seen = 0
 
         def run_node(self, n: Any) -> Any:
             self.current = n
             return super().run_node(n)
-
-        def placeholder(self, target: Any, args: Any, kwargs: Any) -> Any:
-            self.inputs_seen += 1
-            return super().placeholder(target, args, kwargs)
 
         def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
             result = super().call_module(target, args, kwargs)
@@ -1694,9 +1689,6 @@ class _Converter:
         rest = iter(a for a in range(rank) if a not in source)
         full = [p if p is not None else next(rest) for p in perm]
         return self._permute(desc, full, result)
-
-    def _fn_setitem(self, call: _Call, args: Any, kwargs: Any, result: Any) -> Any:
-        raise _Refused("writes into an image tensor in place")
 
     def _fn_where(self, call: _Call, args: Any, kwargs: Any, result: Any) -> Any:
         raise _Refused("selects between tensors elementwise (torch.where)")
