@@ -102,6 +102,7 @@ class ChainModel:
         self.saturate = high is None
         self.width = high if high is not None else (low if low is not None else 1)
         self.track_rf = low is not None or high is not None
+        self._effects: dict[tuple, tuple[Shape, int] | None] = {}
         self.shapes: list[list[Shape]] = [[Shape(self.graph.input_size[0], 1)]]
         self.steps: list[list[list[Step]]] = []
         pads_after = [False] * len(self.layers)
@@ -146,39 +147,56 @@ class ChainModel:
         table: list[list[Step]] = []
         in_channels = self.channels[node.inputs[0]]
         moves = self.moves(node)
+        costs = {move: self._cost(node, move, in_channels) for move in moves}
+        flops = self.problem.objective == "flops" and node.op == ops.CONV
         for shape in current:
             steps = []
             for move in moves:
-                result = self._apply(node, shape, move, in_channels)
-                if result is None:
+                effect = self._effect(node, shape, move)
+                if effect is None or self._dead(effect[0], can_grow):
                     continue
-                new_shape, delta, cost = result
-                if self._dead(new_shape, can_grow):
-                    continue
+                new_shape, delta = effect
+                cost = costs[move] * new_shape.size**self.dims if flops and move.kept else costs[move]
                 index = following.setdefault(new_shape, len(following))
                 steps.append(Step(move, index, delta, cost))
             table.append(steps)
         self.shapes.append(list(following))
         self.steps.append(table)
 
-    def _apply(self, node: Node, shape: Shape, move: Move, in_channels: int) -> tuple[Shape, int, int] | None:
+    def _effect(self, node: Node, shape: Shape, move: Move) -> tuple[Shape, int] | None:
+        """The next shape and RF growth (shared by layers with the same geometry: memoised)."""
         if not move.kept:
-            return shape, 0, 0
-        effect = step(node, 0, shape, move.kernel, move.stride, move.dilation)
+            return shape, 0
+        key = (node.op, node.padding, node.ceil_mode, shape, move)
+        if key not in self._effects:
+            effect = step(node, 0, shape, move.kernel, move.stride, move.dilation)
+            self._effects[key] = None if effect is None else (effect.shape, effect.growth)
+        return self._effects[key]
+
+    def _cost(self, node: Node, move: Move, in_channels: int) -> int:
+        """Parameters of the layer with this move (for flops: per output unit; the caller scales it)."""
+        if not move.kept:
+            return 0
+        if node.op == ops.NORM and node.affine and self.problem.objective == "params":
+            return 2 * in_channels
+        if node.op != ops.CONV:
+            return 0
+        out_channels = node.out if node.out is not None else in_channels
+        groups = in_channels if node.groups == "depthwise" else int(node.groups)
+        weights = out_channels * (in_channels // groups) * move.kernel**self.dims
+        if self.problem.objective == "flops":
+            return weights
+        return weights + (out_channels if node.bias else 0)
+
+    def _apply(self, node: Node, shape: Shape, move: Move, in_channels: int) -> tuple[Shape, int, int] | None:
+        """Next shape, RF growth and cost of one move (as in :meth:`_add_layer`)."""
+        effect = self._effect(node, shape, move)
         if effect is None:
             return None
-        cost = 0
-        if node.op == ops.NORM and node.affine and self.problem.objective == "params":
-            cost = 2 * in_channels
-        if node.op == ops.CONV:
-            out_channels = node.out if node.out is not None else in_channels
-            groups = in_channels if node.groups == "depthwise" else int(node.groups)
-            weights = out_channels * (in_channels // groups) * move.kernel**self.dims
-            if self.problem.objective == "flops":
-                cost = weights * effect.shape.size**self.dims
-            else:
-                cost = weights + (out_channels if node.bias else 0)
-        return effect.shape, effect.growth, cost
+        cost = self._cost(node, move, in_channels)
+        if self.problem.objective == "flops" and node.op == ops.CONV and move.kept:
+            cost *= effect[0].size**self.dims
+        return effect[0], effect[1], cost
 
     def final_ok(self, shape: Shape) -> bool:
         for value, (low, high) in ((shape.size, self.size_bounds), (shape.stride, self.stride_bounds)):
@@ -209,15 +227,13 @@ class ChainModel:
         if numpy is not None:
             return self._togo_numpy(numpy, last)
         result = [last]
-        for table in reversed(self.steps):
+        for table in reversed(self._cheapest()):
             following = result[0]
             layer = []
             for steps in table:
                 best = [INF] * width
-                for step in steps:
-                    after = following[step.target]
-                    delta = step.delta if self.track_rf else 0
-                    cost = step.cost
+                for target, delta, cost in steps:
+                    after = following[target]
                     if delta < width:
                         best[: width - delta] = map(min, best[: width - delta], map(cost.__add__, after[delta:]))
                         if self.saturate and delta:
@@ -228,23 +244,42 @@ class ChainModel:
             result.insert(0, layer)
         return result
 
+    def _cheapest(self) -> list[list[list[tuple[int, int, int]]]]:
+        """Per layer and shape, the distinct (target, RF increment) moves at their cheapest cost.
+
+        The backward pass only needs the cheapest way to make each transition;
+        best-first enumeration still walks every move, so dominated designs
+        still come out in their place.
+        """
+        tables = []
+        for table in self.steps:
+            reduced = []
+            for steps in table:
+                cheapest: dict[tuple[int, int], int] = {}
+                for step in steps:
+                    key = (step.target, step.delta if self.track_rf else 0)
+                    if key not in cheapest or step.cost < cheapest[key]:
+                        cheapest[key] = step.cost
+                reduced.append([(target, delta, cost) for (target, delta), cost in cheapest.items()])
+            tables.append(reduced)
+        return tables
+
     def _togo_numpy(self, numpy, last):  # noqa: ANN001, ANN202 - numpy is optional
         width = self.width
         following = numpy.array(last, dtype=numpy.int64).reshape(len(last), width)
         result = [following]
-        for table in reversed(self.steps):
+        for table in reversed(self._cheapest()):
             layer = numpy.full((len(table), width), INF, dtype=numpy.int64)
             for index, steps in enumerate(table):
                 best = layer[index]
-                for step in steps:
-                    after = following[step.target]
-                    delta = step.delta if self.track_rf else 0
+                for target, delta, cost in steps:
+                    after = following[target]
                     if delta < width:
-                        numpy.minimum(best[: width - delta], after[delta:] + step.cost, out=best[: width - delta])
+                        numpy.minimum(best[: width - delta], after[delta:] + cost, out=best[: width - delta])
                         if self.saturate and delta:
-                            numpy.minimum(best[width - delta :], after[-1] + step.cost, out=best[width - delta :])
+                            numpy.minimum(best[width - delta :], after[-1] + cost, out=best[width - delta :])
                     elif self.saturate:
-                        numpy.minimum(best, after[-1] + step.cost, out=best)
+                        numpy.minimum(best, after[-1] + cost, out=best)
             numpy.minimum(layer, INF, out=layer)
             result.insert(0, layer)
             following = layer
