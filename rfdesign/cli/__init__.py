@@ -287,6 +287,37 @@ def import_(source: str, out_path: str | None, input_size: str | None, output_na
 
 @main.command()
 @click.argument("source", metavar="SOURCE")
+@click.option("--to", "target", type=click.Choice(["pytorch", "yaml"]), default="pytorch", show_default=True,
+              help="pytorch: a standalone nn.Module; yaml: a flat spec.")
+@click.option("-o", "--out", "out_path", metavar="FILE", help="Write here (default: standard output).")
+@click.option("--class-name", metavar="NAME", help="Name of the generated nn.Module class.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@handle_errors
+def export(source: str, target: str, out_path: str | None, class_name: str | None, force: bool) -> None:
+    """Write SOURCE (a spec, a solver proposal, ONNX, Darknet, PyTorch) as PyTorch code or a flat spec.
+
+    The PyTorch module runs as is: a forward pass on a tensor of the spec's
+    input size gives the spec's output size. It needs only torch to run.
+    """
+    from rfdesign.io.sources import load_graph
+    from rfdesign.io.yaml_export import dump, spec_dict
+
+    graph = load_graph(source)
+    if target == "pytorch":
+        from rfdesign.io.torch_export import export_pytorch
+
+        text = export_pytorch(graph, class_name)
+    else:
+        text = dump(spec_dict(graph), f"exported by `rfdesign export` from {source}", notes_as_comments=True)
+    if out_path is None:
+        click.echo(text, nl=False)
+        return
+    _write_new(out_path, text, force)
+    click.echo(f"wrote {out_path}", err=True)
+
+
+@main.command()
+@click.argument("source", metavar="SOURCE")
 @click.option("--layer", "layers", multiple=True, metavar="NAME", help="Verify this layer (repeatable).")
 @click.option("--all", "all_layers", is_flag=True, help="Verify every layer (slow on big networks).")
 @click.option("--input-size", metavar="H,W", help="Start measuring at this input size.")
