@@ -60,9 +60,9 @@ class Node:
     optional: bool = False
     note: str | None = None
     scope: str = ""
-    tied: frozenset[str] = frozenset()
+    tied: frozenset[str] = frozenset()  # attributes written as one `{choose: ...}` for every axis
     start: int = 0  # select: first channel kept
-    stop: int | None = None  # select: one past the last channel kept  # attributes written as one `{choose: ...}` for every axis
+    stop: int | None = None  # select: one past the last channel kept
 
     def free_choices(self) -> list[str]:
         """Names of attributes that still hold a :class:`Choice`."""
