@@ -635,6 +635,21 @@ class _Importer:
                 "check the model with onnx.checker.check_model",
             ) from None
 
+    def _op_Expand(self, node: Any, base: str) -> None:  # noqa: N802 - named after the ONNX op
+        """A broadcast of a pooled (1x1) tensor, as ``x * s.expand_as(x)`` writes a squeeze-and-excitation gate.
+
+        The merge that reads it broadcasts it anyway (a `mul` gate), so the
+        expanded tensor is the pooled one.
+        """
+        tensor = self._only_data(node)
+        if not tensor.point:
+            raise self._error(
+                node,
+                "expands a feature map that has spatial extent",
+                "only broadcasting a pooled (1x1) tensor, as in a squeeze-and-excitation gate, is read",
+            )
+        self._set(node, tensor)
+
     def _dispatch(self, node: Any, base: str) -> None:
         op = node.op_type
         handler = getattr(self, f"_op_{op}", None)
