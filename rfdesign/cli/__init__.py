@@ -66,9 +66,13 @@ def parse_ints(text: str | None, what: str, minimum: int = 0) -> tuple[int, ...]
     return values
 
 
+ORDER = ("analyze", "check", "rule", "solve", "propose", "import", "export", "verify", "schema")
+
+
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)  # keep the order of definition, not alphabetical
+        """The commands in the order a user meets them, not alphabetically."""
+        return sorted(self.commands, key=lambda name: ORDER.index(name) if name in ORDER else len(ORDER))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
