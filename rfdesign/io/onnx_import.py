@@ -66,6 +66,7 @@ from math import ceil, floor, prod
 from typing import Any
 
 from rfdesign.errors import Location, SpecError, require
+from rfdesign.io.naming import unique_name
 from rfdesign.spec import ops
 from rfdesign.spec.graph import INPUT, Graph, Node
 from rfdesign.spec.suggest import did_you_mean
@@ -383,15 +384,7 @@ class _Importer:
         return SpecError(f"{node.op_type} node '{self._display(node)}': {message}", self.location, hint)
 
     def _unique(self, wanted: str) -> str:
-        name = wanted or "node"
-        if name not in self.used_names:
-            self.used_names.add(name)
-            return name
-        k = 2
-        while f"{name}_{k}" in self.used_names:
-            k += 1
-        self.used_names.add(f"{name}_{k}")
-        return f"{name}_{k}"
+        return unique_name(wanted, self.used_names)
 
     def _add(
         self,

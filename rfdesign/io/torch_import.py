@@ -82,6 +82,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rfdesign.errors import Location, SpecError, require
+from rfdesign.io.naming import unique_name
 from rfdesign.spec import ops
 from rfdesign.spec.graph import INPUT, Graph, Node
 from rfdesign.spec.suggest import did_you_mean
@@ -727,15 +728,7 @@ class _Converter:
         return False
 
     def _unique(self, wanted: str) -> str:
-        name = wanted or "node"
-        if name not in self.used:
-            self.used.add(name)
-            return name
-        k = 2
-        while f"{name}_{k}" in self.used:
-            k += 1
-        self.used.add(f"{name}_{k}")
-        return f"{name}_{k}"
+        return unique_name(wanted, self.used)
 
     def _add(
         self,
