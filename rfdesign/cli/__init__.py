@@ -282,11 +282,7 @@ def import_(source: str, out_path: str | None, input_size: str | None, output_na
     graph = load_graph(source, output=output_name, input_size=size)
     header = f"imported by `rfdesign import` from {source} ({kind})"
     text = dump(spec_dict(graph), header, notes_as_comments=True)
-    if out_path is None:
-        click.echo(text, nl=False)
-        return
-    _write_new(out_path, text, force)
-    click.echo(f"wrote {out_path} ({len(graph.nodes)} layers)", err=True)
+    _emit(text, out_path, force, f"{len(graph.nodes)} layers")
 
 
 @main.command()
@@ -313,11 +309,7 @@ def export(source: str, target: str, out_path: str | None, class_name: str | Non
         text = export_pytorch(graph, class_name)
     else:
         text = dump(spec_dict(graph), f"exported by `rfdesign export` from {source}", notes_as_comments=True)
-    if out_path is None:
-        click.echo(text, nl=False)
-        return
-    _write_new(out_path, text, force)
-    click.echo(f"wrote {out_path}", err=True)
+    _emit(text, out_path, force, target)
 
 
 @main.command()
@@ -423,6 +415,15 @@ def _write_new(path: str, text: str, force: bool) -> None:
         os.makedirs(parent, exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def _emit(text: str, out_path: str | None, force: bool, what: str) -> None:
+    """Print ``text``, or write it to ``out_path`` (never over a file without --force)."""
+    if out_path is None:
+        click.echo(text, nl=False)
+        return
+    _write_new(out_path, text, force)
+    click.echo(f"wrote {out_path} ({what})", err=True)
 
 
 def _progress_printer(quiet: bool) -> Any:
