@@ -118,6 +118,16 @@ class AxisMeasurement:
 # ---------------------------------------------------------------------------
 
 
+def _spatial_inputs(node, shapes: dict) -> list[str]:  # noqa: ANN001
+    """The inputs of a merge, without the broadcast gates of a ``mul`` (dropped by the probe)."""
+    if node.op != "mul":
+        return list(node.inputs)
+    sizes = [shapes[source][1] for source in node.inputs]
+    if not any(any(n != 1 for n in size) for size in sizes):
+        return list(node.inputs)
+    return [source for source, size in zip(node.inputs, sizes) if any(n != 1 for n in size)]
+
+
 def _period_bounds(graph: Graph, shapes: dict, axis: int) -> dict[str, int]:
     """Per node, a period of its unit -> region map along ``axis`` (a multiple of the smallest).
 
@@ -134,7 +144,7 @@ def _period_bounds(graph: Graph, shapes: dict, axis: int) -> dict[str, int]:
         op = node.op
         if op in ("add", "concat", "mul"):
             p = 1
-            for source in node.inputs:
+            for source in _spatial_inputs(node, shapes):
                 p = p * period[source] // math.gcd(p, period[source])
             period[name] = p
             continue
@@ -174,9 +184,10 @@ def _field_bounds(graph: Graph, shapes: dict, axis: int) -> dict[str, int]:
         s, f, o = stride[src], field[src], offset[src]
         op = node.op
         if op in ("add", "concat", "mul"):
-            s = max(stride[x] for x in node.inputs)
-            f = max(field[x] for x in node.inputs)
-            o = max(offset[x] for x in node.inputs)
+            spatial = _spatial_inputs(node, shapes)
+            s = max(stride[x] for x in spatial)
+            f = max(field[x] for x in spatial)
+            o = max(offset[x] for x in spatial)
         elif op in ("conv", "maxpool", "avgpool"):
             k_eff = int(node.dilation[axis]) * (int(node.kernel[axis]) - 1) + 1
             f += (k_eff - 1) * s
