@@ -735,7 +735,9 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
         def forward(self, x, outputs: Sequence[str] | None = None):  # noqa: ANN001, ANN201
             graph = self.graph
             if x.dim() != graph.dims + 2:
-                raise ValueError(f"expected input of shape (batch, channels, {graph.dims} spatial axes), got {tuple(x.shape)}")
+                raise ValueError(
+                    f"expected input of shape (batch, channels, {graph.dims} spatial axes), got {tuple(x.shape)}"
+                )
             requested = list(graph.nodes) if outputs is None else list(outputs)
             needed = self.needed(requested)
             keep = set(requested)
