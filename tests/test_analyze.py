@@ -199,3 +199,14 @@ def test_global_context_gate():
     result = run(text)
     gated = result.layers["gated"]
     assert gated.global_context and gated.axes[0].receptive_field == 3
+
+
+def test_global_pool_after_upsampling_stays_linear():
+    """A squeeze-and-excitation pool in a decoder: the shortest-path table must not pair every tap.
+
+    No timing assertion (timed tests are flaky); when this was quadratic, 4000 units took minutes.
+    """
+    text = "name: t\ninput: {size: [4000], channels: 2}\nlayers:\n  - {op: conv_transpose, kernel: 3, stride: 2}\n  - {op: global_pool}\n"
+    axis = run(text).output.axes[0]
+    # conv_transpose k3 s2: unit v reads inputs (v - 2)/2 .. v/2; the pool reads all 7999 units: pixels -1..4000
+    assert (axis.receptive_field, axis.receptive_field_min, axis.box) == (4002, 4002, (-1, 4000))

@@ -186,14 +186,27 @@ def compose(group: Group, op: OpMap) -> Group:
         hi.append(max(group.hi_at(x) for x in taps) if taps else None)  # type: ignore[type-var]
     dmin: list[Bound] | None = None
     if group.dmin is not None and period <= MAX_TRACKED_PERIOD:
+        # dmin(a + Q, b) = dmin(a, b) + R with R >= 0: per residue of the input's period only the
+        # largest row tap and the smallest column tap can give the maximum (keeps global pools linear)
+        rows = [_extreme_per_residue(taps, group.period, max) for taps in seen]
+        cols = [_extreme_per_residue(taps, group.period, min) for taps in seen]
         dmin = []
         for x in range(period):
             for y in range(period):
-                values = [group.dmin_at(a, b) for a in seen[x] for b in seen[y]]
+                values = [group.dmin_at(a, b) for a in rows[x] for b in cols[y]]
                 present = [value for value in values if value is not None]
                 dmin.append(max(present) if present else None)
     return Group(period, shift, tuple(lo), tuple(hi), None if dmin is None else tuple(dmin),
                  any(value is None for value in lo))
+
+
+def _extreme_per_residue(taps: tuple[int, ...], period: int, pick) -> list[int]:  # noqa: ANN001
+    """For each residue modulo ``period`` among ``taps``, its largest (``max``) or smallest (``min``) tap."""
+    best: dict[int, int] = {}
+    for tap in taps:
+        residue = tap % period
+        best[residue] = tap if residue not in best else pick(best[residue], tap)
+    return list(best.values())
 
 
 def _min(a: Bound, b: Bound) -> Bound:
