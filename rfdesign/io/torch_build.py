@@ -55,6 +55,7 @@ from typing import Any
 
 from rfdesign.errors import SpecError, require
 from rfdesign.spec.graph import INPUT, Choice, Graph, Node
+from rfdesign.spec.graph import ancestors as graph_ancestors
 
 FAITHFUL = "faithful"
 PROBE = "probe"
@@ -247,21 +248,12 @@ def infer_shapes(
 
 
 def ancestors(graph: Graph, names: Iterable[str]) -> set[str]:
-    """``names`` and every node they depend on (inputs and ``like`` references)."""
-    seen: set[str] = set()
-    stack = [n for n in names if n != INPUT]
-    while stack:
-        name = stack.pop()
-        if name in seen or name == INPUT:
-            continue
-        if name not in graph.nodes:
+    """``names`` and every node they depend on (a located error for an unknown name)."""
+    names = list(names)
+    for name in names:
+        if name != INPUT and name not in graph.nodes:
             raise SpecError(f"no layer named `{name}` in `{graph.name}`")
-        seen.add(name)
-        node = graph.nodes[name]
-        stack.extend(node.inputs)
-        if node.like is not None:
-            stack.append(node.like)
-    return seen
+    return graph_ancestors(graph.nodes, names)
 
 
 def sanitise(name: str) -> str:

@@ -84,7 +84,7 @@ from typing import Any
 from rfdesign.errors import Location, SpecError, require
 from rfdesign.io.naming import unique_name
 from rfdesign.spec import ops
-from rfdesign.spec.graph import INPUT, Graph, Node
+from rfdesign.spec.graph import INPUT, Graph, Node, ancestors
 from rfdesign.spec.suggest import did_you_mean
 
 __all__ = ["import_torch", "DEFAULT_SIZES"]
@@ -1711,7 +1711,7 @@ class _Converter:
             ends.append(output)  # a model output rfdesign cannot read is fine when another node is asked for
         if not ends:
             raise SpecError(f"`{name}` returns its input unchanged", self.location)
-        keep = self._ancestors(ends)
+        keep = ancestors(self.nodes, ends)
         nodes = {n: node for n, node in self.nodes.items() if n in keep}
         self._check(name, nodes)
         outputs = tuple(dict.fromkeys(self._last_with_extent(nodes, n) for n in ends if n != output))
@@ -1733,20 +1733,6 @@ class _Converter:
             file=self.source,
             input_location=self.location,
         )
-
-    def _ancestors(self, ends: list[str]) -> set[str]:
-        seen: set[str] = set()
-        stack = list(ends)
-        while stack:
-            n = stack.pop()
-            if n == INPUT or n in seen:
-                continue
-            seen.add(n)
-            node = self.nodes[n]
-            stack.extend(node.inputs)
-            if node.like is not None:
-                stack.append(node.like)
-        return seen
 
     def _last_with_extent(self, nodes: dict[str, Node], name: str) -> str:
         current = name

@@ -25,7 +25,7 @@ from rfdesign.errors import SpecError
 from rfdesign.rf.analysis import Analysis, analyze
 from rfdesign.rf.layer import output_channels
 from rfdesign.spec import ops
-from rfdesign.spec.graph import INPUT, Choice, Graph, Node
+from rfdesign.spec.graph import INPUT, Choice, Graph, Node, ancestors
 from rfdesign.spec.target import AxisTargets, targets, within
 
 #: ops the solver can reason about on the path to the output
@@ -193,19 +193,6 @@ class Problem:
         return found
 
 
-def _ancestors(graph: Graph, output: str) -> list[str]:
-    needed = {output}
-    for name in reversed(list(graph.nodes)):
-        if name in needed:
-            for source in graph.nodes[name].inputs:
-                if source != INPUT:
-                    needed.add(source)
-            like = graph.nodes[name].like
-            if like is not None:
-                needed.add(like)
-    return [name for name in graph.nodes if name in needed]
-
-
 def build_problem(graph: Graph, overrides: dict[str, Any] | None = None) -> Problem:
     """Extract the holes, optional layers and target of a template spec.
 
@@ -243,7 +230,8 @@ def build_problem(graph: Graph, overrides: dict[str, Any] | None = None) -> Prob
     for key in CONSTRAINTS:
         if overrides.get(key):
             constraints[key] = True
-    design = _ancestors(graph, graph.output)
+    needed = ancestors(graph.nodes, [graph.output])
+    design = [name for name in graph.nodes if name in needed]
     holes: list[Hole] = []
     optional: list[str] = []
     for name, node in graph.nodes.items():

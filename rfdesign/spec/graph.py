@@ -7,6 +7,7 @@ entry per spatial axis. Nodes are kept in a topological order.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -71,6 +72,25 @@ class Node:
             if any(isinstance(value, Choice) for value in getattr(self, attr)):
                 found.append(attr)
         return found
+
+
+def ancestors(nodes: Mapping[str, Node], names: Iterable[str]) -> set[str]:
+    """``names`` and every node they depend on (inputs and ``like`` references), ``input`` left out.
+
+    A name missing from ``nodes`` raises KeyError.
+    """
+    seen: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name == INPUT or name in seen:
+            continue
+        node = nodes[name]
+        seen.add(name)
+        stack.extend(node.inputs)
+        if node.like is not None:
+            stack.append(node.like)
+    return seen
 
 
 @dataclass
