@@ -10,7 +10,7 @@ from rfdesign.errors import Location
 from rfdesign.review.config import ReviewConfig
 from rfdesign.review.finding import Finding
 from rfdesign.rf.analysis import Analysis, LayerResult
-from rfdesign.rf.coverage import Coverage, coverage
+from rfdesign.rf.coverage import Coverage, coverage, gaps
 from rfdesign.spec.graph import Graph
 from rfdesign.spec.target import AxisTargets, targets
 
@@ -25,6 +25,12 @@ class ReviewContext:
     @cached_property
     def coverage(self) -> Coverage:
         return coverage(self.analysis)
+
+    @cached_property
+    def unseen(self) -> list[tuple[list[int], list[int], list[int]]]:
+        """Per axis, the input indices no output unit reads: (leading, interior, trailing)."""
+        seen = self.coverage.seen_pixels()
+        return [gaps(units, n) for units, n in zip(seen, self.analysis.input_size)]
 
     @cached_property
     def targets(self) -> AxisTargets:

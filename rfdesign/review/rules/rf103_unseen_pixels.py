@@ -8,7 +8,7 @@ from rfdesign.review.context import ReviewContext
 from rfdesign.review.finding import Finding
 from rfdesign.review.rule import rule
 from rfdesign.review.rules._text import size_text, unit_words
-from rfdesign.rf.coverage import gaps, window_has_gaps
+from rfdesign.rf.coverage import window_has_gaps
 from rfdesign.spec import ops
 
 
@@ -51,12 +51,10 @@ layers:
     fix="Make every strided layer's effective kernel at least its stride, e.g. kernel 3 with stride 2.",
 )
 def check(ctx: ReviewContext) -> Iterator[Finding]:
-    seen = ctx.coverage.seen_pixels()
     size = ctx.analysis.input_size
     dims = len(size)
     missing = []
-    for axis, (units, n) in enumerate(zip(seen, size)):
-        leading, interior, _ = gaps(units, n)
+    for axis, (leading, interior, _) in enumerate(ctx.unseen):
         if leading or interior:
             missing.append((axis, sorted(leading + interior)))
     if not missing:

@@ -10,7 +10,6 @@ from rfdesign.review.finding import Finding
 from rfdesign.review.rule import rule
 from rfdesign.review.rules._text import along, names, size_text, unit_words
 from rfdesign.rf.analysis import Analysis, analyze
-from rfdesign.rf.coverage import gaps
 from rfdesign.spec import ops
 from rfdesign.spec.graph import INPUT, Graph
 
@@ -81,12 +80,10 @@ layers:
     fix="Use an input size the network divides evenly (the check suggests the nearest ones), or pad the input.",
 )
 def check(ctx: ReviewContext) -> Iterator[Finding]:
-    seen = ctx.coverage.seen_pixels()
     size = ctx.analysis.input_size
     dims = len(size)
     dropped = {}
-    for axis, (units, n) in enumerate(zip(seen, size)):
-        _, _, trailing = gaps(units, n)
+    for axis, (_, _, trailing) in enumerate(ctx.unseen):
         if trailing:
             dropped[axis] = trailing
     if not dropped:
