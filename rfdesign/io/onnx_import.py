@@ -886,15 +886,19 @@ class _Importer:
     def _op_GlobalLpPool(self, node: Any, base: str) -> None:
         self._global(node, base, "avg")
 
+    def _axes(self, node: Any) -> list[int] | None:
+        """The ``axes`` of a Reduce/Squeeze node: an attribute before opset 13/18, an input since (None: absent)."""
+        attrs = self._attrs(node)
+        if "axes" in attrs:
+            return list(attrs["axes"])
+        if len(node.input) > 1 and node.input[1]:
+            return [int(a) for a in self._value(node, node.input[1], "axes")]
+        return None
+
     def _reduce(self, node: Any, base: str) -> None:
         tensor = self._only_data(node)
         attrs = self._attrs(node)
-        if "axes" in attrs:
-            axes = list(attrs["axes"])
-        elif len(node.input) > 1 and node.input[1]:
-            axes = [int(a) for a in self._value(node, node.input[1], "axes")]
-        else:
-            axes = []
+        axes = self._axes(node) or []
         rank = tensor.rank
         axes = sorted({a % rank for a in axes})
         spatial = tensor.spatial_axes
@@ -1405,13 +1409,7 @@ class _Importer:
 
     def _squeeze(self, node: Any, base: str, unsqueeze: bool) -> None:
         tensor = self._only_data(node)
-        attrs = self._attrs(node)
-        if "axes" in attrs:
-            axes = list(attrs["axes"])
-        elif len(node.input) > 1 and node.input[1]:
-            axes = [int(a) for a in self._value(node, node.input[1], "axes")]
-        else:
-            axes = None
+        axes = self._axes(node)
         shape = list(tensor.shape)
         if unsqueeze:
             if axes is None:
