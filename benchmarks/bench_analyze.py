@@ -19,6 +19,7 @@ import time
 
 from rfdesign.errors import Location
 from rfdesign.rf import analyze
+from rfdesign.ops import op_for
 from rfdesign.spec.graph import Graph, Node
 from rfdesign.spec.load import parse_spec
 
@@ -34,8 +35,14 @@ def densenet_graph(n_nodes: int, layers_per_block: int = 12, growth: int = 32) -
         nodes[node.name] = node
         return node.name
 
-    current = add(Node("stem", "conv", ("input",), here, kernel=(7, 7), stride=(2, 2), dilation=(1, 1),
-                       padding=((3, 3), (3, 3)), out=64))
+    def conv_attrs(**values: object) -> object:
+        return op_for("conv").make(2, **values)
+
+    def pool_attrs(**values: object) -> object:
+        return op_for("avgpool").make(2, **values)
+
+    current = add(Node("stem", "conv", ("input",), here, attrs=conv_attrs(kernel=(7, 7), stride=(2, 2),
+                       padding=((3, 3), (3, 3)), out=64)))
     block = 0
     while len(nodes) < n_nodes:
         block += 1
@@ -45,15 +52,13 @@ def densenet_graph(n_nodes: int, layers_per_block: int = 12, growth: int = 32) -
                 joined = add(Node(f"b{block}/l{i}/cat", "concat", tuple(features), here))
             else:
                 joined = features[0]
-            conv = add(Node(f"b{block}/l{i}/conv", "conv", (joined,), here, kernel=(3, 3), stride=(1, 1),
-                            dilation=(1, 1), padding=((1, 1), (1, 1)), out=growth))
+            conv = add(Node(f"b{block}/l{i}/conv", "conv", (joined,), here, attrs=conv_attrs(kernel=(3, 3),
+                            padding=((1, 1), (1, 1)), out=growth)))
             features.append(conv)
         current = add(Node(f"b{block}/out", "concat", tuple(features), here))
-        current = add(Node(f"t{block}/conv", "conv", (current,), here, kernel=(1, 1), stride=(1, 1),
-                           dilation=(1, 1), padding=((0, 0), (0, 0)), out=64))
+        current = add(Node(f"t{block}/conv", "conv", (current,), here, attrs=conv_attrs(kernel=(1, 1), out=64)))
         if block % 3 == 0:  # downsample now and then, never below 1x1
-            current = add(Node(f"t{block}/pool", "avgpool", (current,), here, kernel=(1, 1), stride=(1, 1),
-                               dilation=(1, 1), padding=((0, 0), (0, 0))))
+            current = add(Node(f"t{block}/pool", "avgpool", (current,), here, attrs=pool_attrs(kernel=(1, 1))))
     return Graph("densenet_like", (224, 224), 3, nodes, (current,))
 
 

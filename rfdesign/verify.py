@@ -151,18 +151,18 @@ def _period_bounds(graph: Graph, shapes: dict, axis: int) -> dict[str, int]:
         q, r = 1, 1
         n = shapes[node.inputs[0]][1][axis]
         if op in ("conv", "maxpool", "avgpool"):
-            r = int(node.stride[axis])
+            r = int(node.attrs.stride[axis])
         elif op == "conv_transpose":
-            q = int(node.stride[axis])
+            q = int(node.attrs.stride[axis])
         elif op == "depth_to_space":
-            q = node.factor[axis]  # type: ignore[index]
+            q = node.attrs.factor[axis]  # type: ignore[index]
         elif op == "space_to_depth":
-            r = node.factor[axis]  # type: ignore[index]
+            r = node.attrs.factor[axis]  # type: ignore[index]
         elif op in ("global_pool", "linear"):
             r = n
         elif op == "upsample":
             m = shapes[name][1][axis]
-            num, den = (n - 1, m - 1) if node.mode == "linear" and node.align_corners else (n, m)
+            num, den = (n - 1, m - 1) if node.attrs.mode == "linear" and node.attrs.align_corners else (n, m)
             if den <= 0:
                 num, den = 0, 1
             g = math.gcd(num, den)
@@ -189,15 +189,15 @@ def _field_bounds(graph: Graph, shapes: dict, axis: int) -> dict[str, int]:
             f = max(field[x] for x in spatial)
             o = max(offset[x] for x in spatial)
         elif op in ("conv", "maxpool", "avgpool"):
-            k_eff = int(node.dilation[axis]) * (int(node.kernel[axis]) - 1) + 1
+            k_eff = int(node.attrs.dilation[axis]) * (int(node.attrs.kernel[axis]) - 1) + 1
             f += (k_eff - 1) * s
             o += k_eff * s
-            s *= int(node.stride[axis])
+            s *= int(node.attrs.stride[axis])
         elif op == "conv_transpose":
-            k_eff = int(node.dilation[axis]) * (int(node.kernel[axis]) - 1) + 1
+            k_eff = int(node.attrs.dilation[axis]) * (int(node.attrs.kernel[axis]) - 1) + 1
             f += k_eff * s
             o += k_eff * s
-            s /= int(node.stride[axis])
+            s /= int(node.attrs.stride[axis])
         elif op == "upsample" or op == "depth_to_space":
             n = shapes[src][1][axis]
             m = shapes[name][1][axis]
@@ -205,11 +205,11 @@ def _field_bounds(graph: Graph, shapes: dict, axis: int) -> dict[str, int]:
             o += s
             s = s * n / m
         elif op == "space_to_depth":
-            k = node.factor[axis]  # type: ignore[index]
+            k = node.attrs.factor[axis]  # type: ignore[index]
             f += (k - 1) * s
             s *= k
         elif op == "pad":
-            o += node.padding[axis][0] * s  # type: ignore[index]
+            o += node.attrs.padding[axis][0] * s  # type: ignore[index]
         elif op in ("global_pool", "linear"):
             n = shapes[src][1][axis]
             f += (n - 1) * s

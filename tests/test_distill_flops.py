@@ -80,12 +80,12 @@ def _profiler_flops(graph, result, end_point: str, network: str) -> tuple[int, i
         elements = prod(layer.output_size) * layer.channels
         if node.op == "conv":
             macs += layer.flops
-            if node.bias:
+            if node.attrs.bias:
                 extra += elements
             if any(graph.nodes[c].op == "norm" for c in consumers[name]):
                 extra += norm_flops * elements
         elif node.op in ("maxpool", "avgpool"):
-            extra += prod(node.kernel) * elements
+            extra += prod(node.attrs.kernel) * elements
         elif node.op == "add":
             extra += add_flops * elements
     return 2 * macs, 2 * macs + extra

@@ -345,7 +345,7 @@ def test_yolov3_heads_at_416(imported):
         assert analysis.params == 61_949_149  # the published YOLOv3 (COCO, 80 classes) parameter count
         for o in graph.outputs:
             assert analysis.layers[o].channels == 255
-            assert graph.nodes[o].op == "conv" and graph.nodes[o].bias  # the head conv has no batch norm
+            assert graph.nodes[o].op == "conv" and graph.nodes[o].attrs.bias  # the head conv has no batch norm
 
 
 def test_pjreddie_cfg_size_and_override(imported):
@@ -373,7 +373,7 @@ def test_vgg16_matches_the_torchvision_zoo_spec(imported):
 def test_yolov4_tiny_grouped_route_is_a_channel_slice(imported):
     graph, analysis = imported(DARKNET / "alexeyab" / "yolov4-tiny.cfg")
     node = graph.nodes["route_3"]
-    assert node.op == "select" and (node.start, node.stop) == (32, 64)
+    assert node.op == "select" and (node.attrs.start, node.attrs.stop) == (32, 64)
     assert node.inputs == ("conv_2",)
     assert analysis.layers["route_3"].channels == 32
     assert graph.nodes["route_6"].op == "concat" and graph.nodes["route_6"].inputs == ("conv_5", "conv_4")
@@ -387,7 +387,7 @@ def test_names_notes_and_locations(imported):
     assert conv.location.file == str(path)
     assert lines[conv.location.line - 1].strip() == "[convolutional]"
     assert conv.note == f"[convolutional] #0, line {conv.location.line}"
-    assert conv.op == "conv" and not conv.bias  # batch-normalised: Darknet's bias is the norm's shift
+    assert conv.op == "conv" and not conv.attrs.bias  # batch-normalised: Darknet's bias is the norm's shift
     assert graph.nodes["conv_0"].op == "norm" and graph.nodes["conv_0"].location == conv.location
     assert graph.nodes["yolo_82"].inputs == ("conv_81",)
     assert graph.nodes["route_83"].op == "identity" and graph.nodes["route_83"].inputs == ("conv_79",)
@@ -398,7 +398,7 @@ def test_names_notes_and_locations(imported):
 def test_resnet_shortcuts_follow_shortcut_cpu(imported):
     graph, analysis = imported(DARKNET / "pjreddie" / "resnet18.cfg")
     sampled = [n for n in graph.nodes.values() if n.name.endswith("/from0")]
-    assert sampled and all(n.op == "maxpool" and n.kernel == (1, 1) and n.stride == (2, 2) for n in sampled)
+    assert sampled and all(n.op == "maxpool" and n.attrs.kernel == (1, 1) and n.attrs.stride == (2, 2) for n in sampled)
     graph, analysis = imported(DARKNET / "pjreddie" / "resnet50.cfg")
     node = graph.nodes["shortcut_5"]  # 64 channels of the maxpool added into the first 64 of 256
     assert node.op == "concat"
@@ -516,14 +516,14 @@ def test_darknet_parsing_details(tmp_path):
     analysis = analyze(graph)
     assert graph.input_size == (48, 64)
     assert analysis.layers["conv_0"].output_size == (48, 32) and analysis.layers["conv_0"].channels == 8
-    assert graph.nodes["maxpool_1"].padding == ((0, 1), (0, 1))  # padding = size - 1, the odd pixel after
+    assert graph.nodes["maxpool_1"].attrs.padding == ((0, 1), (0, 1))  # padding = size - 1, the odd pixel after
     assert analysis.layers["maxpool_1"].output_size == (48, 32)
 
 
 def test_dilated_darknet_conv_pads_pad_times_dilation(tmp_path):
     text = NET + "[convolutional]\nfilters=4\nsize=3\nstride=1\npad=1\ndilation=3\n"
     graph = import_darknet(_write(tmp_path, text))
-    assert graph.nodes["conv_0"].padding == ((3, 3), (3, 3))
+    assert graph.nodes["conv_0"].attrs.padding == ((3, 3), (3, 3))
     assert analyze(graph).layers["conv_0"].axis_values("receptive_field") == [7, 7]
     bad = NET + "[convolutional]\nfilters=4\nsize=3\nstride=1\ndilation=3\n"
     with pytest.raises(SpecError) as info:

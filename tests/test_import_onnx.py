@@ -311,7 +311,7 @@ def test_conv_auto_pad(tmp_path, auto_pad, size, padding):
     assert layer.output_size == size and layer.channels == 5
     assert layer.axis_values("effective_padding") == padding
     assert layer.axis_values("receptive_field") == [4, 4]
-    assert graph.nodes["conv"].padding == ("same" if auto_pad == "SAME_UPPER" else graph.nodes["conv"].padding)
+    assert graph.nodes["conv"].attrs.padding == ("same" if auto_pad == "SAME_UPPER" else graph.nodes["conv"].attrs.padding)
     assert analyze(graph, (9, 9)).layers["conv"].output_size[0] in (5, 3, 4)
 
 
@@ -319,7 +319,7 @@ def test_pool_same_upper_follows_the_input_size(tmp_path):
     pool = helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[3, 3], strides=[2, 2],
                             auto_pad="SAME_UPPER")  # fmt: skip
     graph = import_onnx(_model(tmp_path, [pool], shape=(1, 3, 8, 8)))
-    assert graph.nodes["pool"].padding == "same" and graph.nodes["pool"].stride == (2, 2)
+    assert graph.nodes["pool"].attrs.padding == "same" and graph.nodes["pool"].attrs.stride == (2, 2)
     assert analyze(graph).layers["pool"].output_size == (4, 4)
     assert analyze(graph, (11, 11)).layers["pool"].output_size == (6, 6)
 
@@ -339,8 +339,8 @@ def test_pad_constant_input_and_negative_pads(tmp_path):
     inits = [_ints("p", [0, 0, 1, 0, 0, 0, 2, 3]), _ints("q", [0, 0, -1, 0, 0, 0, 0, -2])]
     graph = import_onnx(_model(tmp_path, nodes, inits=inits, opset=13))
     analysis = analyze(graph)
-    assert graph.nodes["pad"].op == "pad" and graph.nodes["pad"].padding == ((1, 2), (0, 3))
-    assert graph.nodes["crop"].op == "crop" and graph.nodes["crop"].crop == ((1, 0), (0, 2))
+    assert graph.nodes["pad"].op == "pad" and graph.nodes["pad"].attrs.padding == ((1, 2), (0, 3))
+    assert graph.nodes["crop"].op == "crop" and graph.nodes["crop"].attrs.crop == ((1, 0), (0, 2))
     assert analysis.layers["pad"].output_size == (10, 10)
     assert analysis.layers["crop"].output_size == (9, 8)
     assert analysis.layers["crop"].axis_values("effective_padding") == [0, 0]
@@ -378,10 +378,10 @@ def test_resize_modes_read_the_same_pixels(tmp_path, mode, transform, nearest, s
     kind, values, align = expect
     out = analyze(graph).layers["up"].output_size
     if kind == "factor" and values != (9, 9):
-        assert node.factor == values and out == tuple(5 * v for v in values)
+        assert node.attrs.factor == values and out == tuple(5 * v for v in values)
     else:
         assert out == values
-    assert node.mode == ("nearest" if mode == "nearest" else "linear") and node.align_corners is align
+    assert node.attrs.mode == ("nearest" if mode == "nearest" else "linear") and node.attrs.align_corners is align
 
 
 @pytest.mark.parametrize(
@@ -438,7 +438,7 @@ def test_resize_modes_rfdesign_cannot_express_are_refused(tmp_path, mode, transf
 def test_upsample_opset9(tmp_path):
     node = helper.make_node("Upsample", ["x", "s"], ["y"], name="up", mode="nearest")
     graph = import_onnx(_model(tmp_path, [node], inits=[_floats("s", [1, 1, 2, 2])], opset=9))
-    assert graph.nodes["up"].factor == (2, 2)
+    assert graph.nodes["up"].attrs.factor == (2, 2)
     assert analyze(graph).layers["up"].output_size == (14, 14)
 
 
@@ -453,7 +453,7 @@ def test_dense_head_matmul_add_is_one_linear_with_bias(tmp_path):
     inits = [_weight("w", (4, 3, 3, 3)), _weight("m", (4 * 5 * 5, 10)), _weight("b", (10,))]
     graph = import_onnx(_model(tmp_path, nodes, inits=inits))
     analysis = analyze(graph)
-    assert graph.nodes["fc"].op == "linear" and graph.nodes["fc"].bias and graph.nodes["fc"].out == 10
+    assert graph.nodes["fc"].op == "linear" and graph.nodes["fc"].attrs.bias and graph.nodes["fc"].attrs.out == 10
     assert analysis.params == 4 * 27 + 100 * 10 + 10  # the conv has no bias input
     assert graph.outputs == ("relu",)  # the last feature map before Flatten
     assert analysis.layers["fc"].axis_values("receptive_field") == [7, 7]
@@ -474,7 +474,7 @@ def test_global_reduce_split_depth_to_space(tmp_path):
     assert [graph.nodes[n].op for n in ("split/0", "split/1", "d2s", "s2d", "cat", "mean")] == [
         "select", "select", "depth_to_space", "space_to_depth", "concat", "global_pool",
     ]  # fmt: skip
-    assert (graph.nodes["split/1"].start, graph.nodes["split/1"].stop) == (4, 12)
+    assert (graph.nodes["split/1"].attrs.start, graph.nodes["split/1"].attrs.stop) == (4, 12)
     assert analysis.layers["d2s"].output_size == (12, 12) and analysis.layers["d2s"].channels == 2
     assert analysis.layers["cat"].channels == 12
     assert analysis.layers["mean"].output_size == (1, 1)

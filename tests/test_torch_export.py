@@ -142,9 +142,7 @@ def ancestors(graph, names) -> set[str]:  # noqa: ANN001
             continue
         seen.add(name)
         node = graph.nodes[name]
-        stack.extend(node.inputs)
-        if node.like is not None:
-            stack.append(node.like)
+        stack.extend(node.dependencies())
     return seen
 
 
@@ -359,8 +357,8 @@ def solver_proposal():  # noqa: ANN201
     result = solve(problem, timeout=30)
     assert result.proposals, result.reasons
     graph = without_dropped(problem, result.proposals[0].assignment)
-    assert all(node.padding == "same" for node in graph.nodes.values() if node.op == "conv")
-    assert any(s > 1 for node in graph.nodes.values() for s in node.stride)
+    assert all(node.attrs.padding == "same" for node in graph.nodes.values() if node.op == "conv")
+    assert any(s > 1 for node in graph.nodes.values() for s in node.attrs.stride)
     return graph
 
 

@@ -317,7 +317,7 @@ def test_notes_and_names():
     assert graph.nodes["layer1.0.conv1"].note == "nn.Conv2d layer1.0.conv1 (torch.fx)"
     assert graph.nodes["layer1.0.add"].note == "operator.add in layer1.0 (torch.fx)"
     assert graph.nodes["layer1.0.relu_2"].inputs == ("layer1.0.add",)  # the second call of a module
-    assert graph.nodes["layer2.0.downsample.0"].stride == (2, 2)
+    assert graph.nodes["layer2.0.downsample.0"].attrs.stride == (2, 2)
     assert graph.outputs == ("layer3.1.relu_2",)  # the feature map before global pooling
     assert graph.nodes["fc"].op == "linear" and graph.nodes["avgpool"].op == "global_pool"
     assert all(node.note.endswith("(torch.fx)") for node in graph.nodes.values())
@@ -331,7 +331,7 @@ def test_hook_fallback_says_so():
     # functional ops between modules recovered by tensor identity
     assert graph.nodes["add"].op == "add" and set(graph.nodes["add"].inputs) == {"branch_a", "relu"}
     assert graph.nodes["cat"].inputs == ("add", "relu")
-    assert graph.nodes["interpolate"].op == "upsample" and graph.nodes["interpolate"].factor == (2, 2)
+    assert graph.nodes["interpolate"].op == "upsample" and graph.nodes["interpolate"].attrs.factor == (2, 2)
 
 
 def test_output_choice_and_did_you_mean():
@@ -344,17 +344,17 @@ def test_output_choice_and_did_you_mean():
 def test_ops_read_from_the_assorted_model():
     graph = import_torch("torch_models:assorted", (62,))
     nodes = graph.nodes
-    assert nodes["conv1"].padding == ((1, 1), (1, 1))  # padding="same"
-    assert nodes["pad"].op == "pad" and nodes["pad"].padding == ((0, 1), (1, 2))
-    assert nodes["pool1"].ceil_mode and nodes["pool1"].dilation == (2, 2)
+    assert nodes["conv1"].attrs.padding == ((1, 1), (1, 1))  # padding="same"
+    assert nodes["pad"].op == "pad" and nodes["pad"].attrs.padding == ((0, 1), (1, 2))
+    assert nodes["pool1"].attrs.ceil_mode and nodes["pool1"].attrs.dilation == (2, 2)
     assert [nodes[n].op for n in ("chunk/0", "chunk/1", "getitem", "getitem_2")] == ["select"] * 4
-    assert (nodes["getitem"].start, nodes["getitem"].stop) == (2, 8)
+    assert (nodes["getitem"].attrs.start, nodes["getitem"].attrs.stop) == (2, 8)
     assert nodes["shuffle_down"].op == "space_to_depth" and nodes["shuffle_up"].op == "depth_to_space"
     assert nodes["norm_last"].op == "norm" and nodes["mix"].op == "conv"  # LayerNorm / Linear on channels-last
-    assert nodes["up"].align_corners and nodes["up"].mode == "linear"
-    assert nodes["getitem_3"].op == "avgpool" and nodes["getitem_3"].stride == (1, 2)  # x[:, :, 1:, ::2]
+    assert nodes["up"].attrs.align_corners and nodes["up"].attrs.mode == "linear"
+    assert nodes["getitem_3"].op == "avgpool" and nodes["getitem_3"].attrs.stride == (1, 2)  # x[:, :, 1:, ::2]
     assert nodes["pad_2"].op == "crop" and nodes["pad_2/pad"].op == "pad"  # F.pad with a negative amount
-    assert nodes["adapt"].op == "maxpool" and nodes["adapt"].kernel == (31, 1)
+    assert nodes["adapt"].op == "maxpool" and nodes["adapt"].attrs.kernel == (31, 1)
     assert "reflection" in nodes["reflect"].note
 
 

@@ -44,8 +44,9 @@ import re
 from dataclasses import dataclass, field
 
 from rfdesign.errors import Location, SpecError
-from rfdesign.spec import ops
+from rfdesign import ops
 from rfdesign.spec.graph import INPUT, Graph, Node
+from rfdesign.io.naming import imported_attrs
 from rfdesign.spec.suggest import did_you_mean
 
 __all__ = ["import_darknet"]
@@ -263,9 +264,8 @@ class _Builder:
             location=Location(self.path, cfg.section.line),
             source_op=source_op or op,
             note=note,
+            attrs=imported_attrs(op, len(size), attrs),
         )
-        for key, value in attrs.items():
-            setattr(node, key, value)
         self.nodes[name] = node
         self.sizes[name] = size
         return name

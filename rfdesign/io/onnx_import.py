@@ -66,8 +66,8 @@ from math import ceil, floor, prod
 from typing import Any
 
 from rfdesign.errors import Location, SpecError, require
-from rfdesign.io.naming import unique_name
-from rfdesign.spec import ops
+from rfdesign.io.naming import imported_attrs, unique_name
+from rfdesign import ops
 from rfdesign.spec.graph import INPUT, Graph, Node
 from rfdesign.spec.suggest import did_you_mean
 
@@ -400,9 +400,8 @@ class _Importer:
         note = f"{onnx_node.op_type} node '{self._display(onnx_node)}' (onnx)"
         if extra:
             note += f": {extra}"
-        node = Node(name, op, inputs, self.location, source_op=source_op or op, note=note)
-        for key, value in attrs.items():
-            setattr(node, key, value)
+        node = Node(name, op, inputs, self.location, source_op=source_op or op, note=note,
+                    attrs=imported_attrs(op, len(out_size), attrs))
         self.nodes[name] = node
         self.sizes[name] = out_size
         return name
@@ -1263,7 +1262,7 @@ class _Importer:
             source = node.input[0] if node.input[0] in self.data else ""
             if op == "Add" and source in self.linear_from_matmul and self.consumers.get(source) == 1:
                 linear = self.nodes[self.linear_from_matmul[source]]
-                linear.bias = True
+                linear.attrs = linear.attrs.with_values(bias=True)
                 linear.note = (linear.note or "") + f"; bias from {op} node '{self._display(node)}'"
                 extra = "the bias of the MatMul before it"
             else:

@@ -99,7 +99,7 @@ ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def _ints(node: Node, attr: str) -> tuple[int, ...]:
-    values = getattr(node, attr)
+    values = getattr(node.attrs, attr)
     if any(isinstance(v, Choice) for v in values):
         raise SpecError(f"layer `{node.name}`: `{attr}` is still a free choice", node.location)
     return tuple(int(v) for v in values)
@@ -141,19 +141,20 @@ def window_geometry(node: Node, size: Sequence[int]) -> list[tuple[int, int, int
     for axis, n in enumerate(size):
         k, s, d = kernel[axis], stride[axis], dilation[axis]
         k_eff = effective_kernel(k, d)
+        rule = node.attrs.padding if isinstance(node.attrs.padding, str) else None
         if node.op == "conv_transpose":
-            if node.padding == "same":
+            if rule is not None:  # the output is n * s; the crop is split (same), all after (causal) or before
                 out = n * s
                 total = max(k_eff - s, 0)
-                pair = (total // 2, total - total // 2)
+                pair = {"same": (total // 2, total - total // 2), "causal": (0, total), "anticausal": (total, 0)}[rule]
             else:
-                pair = node.padding[axis]  # type: ignore[index]
-                out = (n - 1) * s - pair[0] - pair[1] + k_eff + node.output_padding[axis]
-        elif node.padding == "same":
+                pair = node.attrs.padding[axis]  # type: ignore[index]
+                out = (n - 1) * s - pair[0] - pair[1] + k_eff + node.attrs.output_padding[axis]
+        elif rule == "same":
             out, pair = same_pads(n, s, k_eff)
         else:
-            pair = node.padding[axis]  # type: ignore[index]
-            out = window_output(n, k_eff, s, pair, node.ceil_mode if node.op in ("maxpool", "avgpool") else False)
+            pair = {"causal": (k_eff - 1, 0), "anticausal": (0, k_eff - 1)}[rule] if rule else node.attrs.padding[axis]
+            out = window_output(n, k_eff, s, pair, node.attrs.ceil_mode if node.op in ("maxpool", "avgpool") else False)
         if out < 1:
             raise SpecError(
                 f"layer `{node.name}` ({node.op}): empty output on axis {axis + 1} for input length {n}", node.location
@@ -163,15 +164,15 @@ def window_geometry(node: Node, size: Sequence[int]) -> list[tuple[int, int, int
 
 
 def upsample_size(node: Node, size: Sequence[int]) -> tuple[int, ...]:
-    if node.factor is not None:
-        return tuple(n * f for n, f in zip(size, node.factor))
-    assert node.size is not None
-    return tuple(node.size)
+    if node.attrs.factor is not None:
+        return tuple(n * f for n, f in zip(size, node.attrs.factor))
+    assert node.attrs.size is not None
+    return tuple(node.attrs.size)
 
 
 def crop_pairs(node: Node, size: Sequence[int], like: Sequence[int] | None) -> tuple[tuple[int, int], ...]:
-    if node.crop is not None:
-        return tuple(node.crop)
+    if node.attrs.crop is not None:
+        return tuple(node.attrs.crop)
     assert like is not None
     pairs = []
     for n, m in zip(size, like):
@@ -208,32 +209,32 @@ def infer_shapes(
         op = node.op
         if op in ("conv", "conv_transpose"):
             geo = window_geometry(node, size)
-            shapes[name] = (node.out if node.out is not None else c, tuple(g[3] for g in geo))
+            shapes[name] = (node.attrs.out if node.attrs.out is not None else c, tuple(g[3] for g in geo))
         elif op in ("maxpool", "avgpool"):
             shapes[name] = (c, tuple(g[3] for g in window_geometry(node, size)))
         elif op == "global_pool":
             shapes[name] = (c, (1,) * len(size))
         elif op == "linear":
-            assert node.out is not None
-            shapes[name] = (node.out, (1,) * len(size))
+            assert node.attrs.out is not None
+            shapes[name] = (node.attrs.out, (1,) * len(size))
         elif op == "upsample":
             shapes[name] = (c, upsample_size(node, size))
         elif op == "pad":
-            shapes[name] = (c, tuple(n + b + a for n, (b, a) in zip(size, node.padding)))  # type: ignore[arg-type]
+            shapes[name] = (c, tuple(n + b + a for n, (b, a) in zip(size, node.attrs.padding)))  # type: ignore[arg-type]
         elif op == "crop":
-            like = shapes[node.like][1] if node.like is not None else None
+            like = next((shapes[r][1] for r in node.attrs.references()), None)
             out = tuple(n - b - a for n, (b, a) in zip(size, crop_pairs(node, size, like)))
             if min(out) < 1:
                 raise SpecError(f"layer `{node.name}` (crop): nothing left", node.location)
             shapes[name] = (c, out)
         elif op == "space_to_depth":
-            assert node.factor is not None
-            if any(n % f for n, f in zip(size, node.factor)):
-                raise SpecError(f"layer `{node.name}`: size {size} not divisible by {node.factor}", node.location)
-            shapes[name] = (c * math.prod(node.factor), tuple(n // f for n, f in zip(size, node.factor)))
+            assert node.attrs.factor is not None
+            if any(n % f for n, f in zip(size, node.attrs.factor)):
+                raise SpecError(f"layer `{node.name}`: size {size} not divisible by {node.attrs.factor}", node.location)
+            shapes[name] = (c * math.prod(node.attrs.factor), tuple(n // f for n, f in zip(size, node.attrs.factor)))
         elif op == "depth_to_space":
-            assert node.factor is not None
-            shapes[name] = (c // math.prod(node.factor), tuple(n * f for n, f in zip(size, node.factor)))
+            assert node.attrs.factor is not None
+            shapes[name] = (c // math.prod(node.attrs.factor), tuple(n * f for n, f in zip(size, node.attrs.factor)))
         elif op in MERGE:
             sizes = [s for _, s in ins]
             gates = _gate_inputs(sizes) if op == "mul" else []
@@ -404,8 +405,8 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
     class Conv(NodeOp):
         def __init__(self, node: Node, dims: int, mode: str, one: bool, in_ch: int, dtype):  # noqa: ANN001
             super().__init__(node, dims, mode, one)
-            out_ch = node.out if node.out is not None else in_ch
-            groups = in_ch if node.groups == "depthwise" else int(node.groups)
+            out_ch = node.attrs.out if node.attrs.out is not None else in_ch
+            groups = in_ch if node.attrs.groups == "depthwise" else int(node.attrs.groups)
             if one:
                 in_ch = out_ch = groups = 1
             self.groups = groups
@@ -423,7 +424,7 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
                 stride=stride,
                 dilation=dilation,
                 groups=groups,
-                bias=node.bias and not self.probe,
+                bias=node.attrs.bias and not self.probe,
                 dtype=dtype,
             )
             if self.probe:
@@ -486,7 +487,7 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
                 for axis, (k, s, d, out, pair) in enumerate(geo):
                     x = window_1d(x, axis, k, s, d, pair, out)
                 return x
-            if not self.probe and node.padding != "same":
+            if not self.probe and node.attrs.padding != "same":
                 symmetric = all(b == a and b <= k // 2 for (b, a), k in zip(pairs, self.kernel))
                 if symmetric and (is_max or all(d == 1 for d in self.dilation)):
                     fn = getattr(F, f"{'max' if is_max else 'avg'}_pool{self.dims}d")
@@ -494,7 +495,7 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
                         kernel_size=self.kernel,
                         stride=self.stride,
                         padding=[b for b, _ in pairs],
-                        ceil_mode=node.ceil_mode,
+                        ceil_mode=node.attrs.ceil_mode,
                     )
                     if is_max:
                         kwargs["dilation"] = self.dilation
@@ -509,7 +510,7 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
             if is_max and not self.probe:
                 fn = getattr(F, f"max_pool{self.dims}d")
                 y = fn(xp, kernel_size=self.kernel, stride=self.stride, dilation=self.dilation)
-            elif not self.probe and node.padding == "same":  # TensorFlow: the padding is not counted
+            elif not self.probe and node.attrs.padding == "same":  # TensorFlow: the padding is not counted
                 ones = pad(torch.ones_like(x[:, :1]), ext, 0.0)
                 y = self.window_mean(xp) / self.window_mean(ones)
             else:
@@ -522,15 +523,15 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
         def forward(self, inputs, like=None):  # noqa: ANN001, ANN201
             x = inputs[0]
             dims = tuple(range(2, x.dim()))
-            if not self.probe and self.node.pool_mode == "max":
+            if not self.probe and self.node.attrs.mode == "max":
                 return x.amax(dim=dims, keepdim=True)
             return x.mean(dim=dims, keepdim=True)
 
     class Linear(NodeOp):
         def __init__(self, node: Node, dims: int, mode: str, one: bool, features: int, dtype):  # noqa: ANN001
             super().__init__(node, dims, mode, one)
-            self.out = int(node.out or 1)
-            self.layer = None if self.probe else nn.Linear(features, self.out, bias=node.bias, dtype=dtype)
+            self.out = int(node.attrs.out or 1)
+            self.layer = None if self.probe else nn.Linear(features, self.out, bias=node.attrs.bias, dtype=dtype)
 
         def forward(self, inputs, like=None):  # noqa: ANN001, ANN201
             x = inputs[0]
@@ -548,12 +549,12 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
             node = self.node
             out = upsample_size(node, spatial(x))
             if not self.probe:
-                if node.mode == "nearest":
+                if node.attrs.mode == "nearest":
                     return F.interpolate(x, size=out, mode="nearest")
                 mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[self.dims]
-                return F.interpolate(x, size=out, mode=mode, align_corners=node.align_corners)
+                return F.interpolate(x, size=out, mode=mode, align_corners=node.attrs.align_corners)
             for axis, m in enumerate(out):
-                x = exact_resample(x, axis, m, node.mode, node.align_corners)
+                x = exact_resample(x, axis, m, node.attrs.mode, node.attrs.align_corners)
             return x
 
     def exact_resample(x, axis: int, out: int, mode: str, align_corners: bool):  # noqa: ANN001, ANN202
@@ -573,7 +574,7 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
 
     class Pad(NodeOp):
         def forward(self, inputs, like=None):  # noqa: ANN001, ANN201
-            return pad(inputs[0], self.node.padding)  # type: ignore[arg-type]
+            return pad(inputs[0], self.node.attrs.padding)  # type: ignore[arg-type]
 
     class Crop(NodeOp):
         def forward(self, inputs, like=None):  # noqa: ANN001, ANN201
@@ -587,7 +588,7 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
     class SpaceToDepth(NodeOp):
         def forward(self, inputs, like=None):  # noqa: ANN001, ANN201
             x = inputs[0]
-            f = tuple(self.node.factor or ())
+            f = tuple(self.node.attrs.factor or ())
             size = spatial(x)
             if any(n % k for n, k in zip(size, f)):
                 raise SpecError(f"layer `{self.node.name}`: size {size} not divisible by {f}", self.node.location)
@@ -608,7 +609,7 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
     class DepthToSpace(NodeOp):
         def forward(self, inputs, like=None):  # noqa: ANN001, ANN201
             x = inputs[0]
-            f = tuple(self.node.factor or ())
+            f = tuple(self.node.attrs.factor or ())
             size = spatial(x)
             if self.one:  # output unit v reads input unit v // f
                 for axis, k in enumerate(f):
@@ -653,7 +654,7 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
                 return
             if node.op == "norm":
                 cls = getattr(nn, f"BatchNorm{dims}d")
-                self.layer = cls(in_ch, affine=node.affine, dtype=dtype)
+                self.layer = cls(in_ch, affine=node.attrs.affine, dtype=dtype)
             elif node.source_op in ACTIVATIONS:
                 cls_name, kwargs = ACTIVATIONS[node.source_op]
                 self.layer = getattr(nn, cls_name)(**kwargs)
@@ -736,7 +737,7 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
             uses: dict[str, int] = {}
             for name in needed:
                 node = graph.nodes[name]
-                for source in (*node.inputs, *((node.like,) if node.like else ())):
+                for source in node.dependencies():
                     uses[source] = uses.get(source, 0) + 1
             values = {INPUT: x}
             self.last_shapes = {INPUT: tuple(x.shape)}
@@ -745,12 +746,12 @@ def _impl() -> dict[str, Any]:  # noqa: C901 - one closure holding every op clas
                     continue
                 node = graph.nodes[name]
                 inputs = [values[s] for s in node.inputs]
-                like = values[node.like] if node.like is not None else None
+                like = next((values[r] for r in node.attrs.references()), None)
                 y = self.ops[self.attr_names[name]](inputs, like)
                 values[name] = y
                 self.last_shapes[name] = tuple(y.shape)
                 del inputs, like
-                for source in (*node.inputs, *((node.like,) if node.like else ())):
+                for source in node.dependencies():
                     uses[source] -= 1
                     if uses[source] == 0 and source not in keep and source != INPUT:
                         values.pop(source, None)
@@ -767,17 +768,17 @@ def _channels_only(graph: Graph) -> dict[str, tuple[int, tuple[int, ...]]]:
         channels = [result[s][0] for s in node.inputs]
         c = channels[0]
         if node.op in ("conv", "conv_transpose"):
-            c = node.out if node.out is not None else c
+            c = node.attrs.out if node.attrs.out is not None else c
         elif node.op == "linear":
-            c = int(node.out or 1)
+            c = int(node.attrs.out or 1)
         elif node.op == "concat":
             c = sum(channels)
         elif node.op in ("add", "mul"):
             c = max(channels)
         elif node.op == "space_to_depth":
-            c = c * math.prod(node.factor or ())
+            c = c * math.prod(node.attrs.factor or ())
         elif node.op == "depth_to_space":
-            c = c // math.prod(node.factor or ())
+            c = c // math.prod(node.attrs.factor or ())
         result[name] = (c, ())
     return result
 

@@ -36,11 +36,11 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
-from math import prod
 from typing import Any
 
 from rfdesign.errors import SpecError
-from rfdesign.spec import ops
+from rfdesign.ops import op_for
+from rfdesign.ops.torch_code import TorchCode, tuple_text
 from rfdesign.spec.graph import INPUT, Graph, Node
 
 __all__ = ["export_pytorch", "module_paths"]
@@ -51,17 +51,6 @@ MAX_PARAMETERS = 4
 #: a scope with fewer nodes stays inline in its parent (names `<use>_<layer>`): a class for a conv + norm
 #: + activation would only add indirection
 MIN_BLOCK_NODES = 4
-
-#: spec pass-through op -> the torch.nn module written for it
-ACTIVATIONS: dict[str, str] = {
-    "relu": "nn.ReLU()", "relu6": "nn.ReLU6()", "leaky_relu": "nn.LeakyReLU()", "gelu": "nn.GELU()",
-    "silu": "nn.SiLU()", "swish": "nn.SiLU()", "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()",
-    "hardswish": "nn.Hardswish()", "hard_swish": "nn.Hardswish()", "hardsigmoid": "nn.Hardsigmoid()",
-    "hard_sigmoid": "nn.Hardsigmoid()", "mish": "nn.Mish()", "elu": "nn.ELU()", "selu": "nn.SELU()",
-    "celu": "nn.CELU()", "softmax": "nn.Softmax(dim=1)", "log_softmax": "nn.LogSoftmax(dim=1)",
-    "dropout": "nn.Dropout()", "dropout2d": "nn.Dropout()", "dropout3d": "nn.Dropout()",
-    "alpha_dropout": "nn.Dropout()", "lrn": "nn.LocalResponseNorm(5)", "local_response_norm": "nn.LocalResponseNorm(5)",
-}  # fmt: skip
 
 #: names a generated identifier must not take (Python, the module's globals, nn.Module's attributes)
 _RESERVED = set(keyword.kwlist) | {
@@ -323,25 +312,6 @@ def _camel(text: str) -> str:
     return name
 
 
-def _axes(values: tuple[int, ...]) -> str:
-    values = tuple(int(v) for v in values)
-    if len(set(values)) == 1:
-        return str(values[0])
-    return str(values)
-
-
-def _tuple(values: Any) -> str:
-    values = tuple(values)
-    return "(" + ", ".join(str(v) for v in values) + ("," if len(values) == 1 else "") + ")"
-
-
-def _flat_pads(pairs: tuple[tuple[int, int], ...]) -> str:
-    flat: list[int] = []
-    for before, after in reversed(pairs):
-        flat.extend((before, after))
-    return _tuple(flat)
-
-
 class _Namer:
     """Identifiers in two namespaces: submodules (``self.name``) and local variables of ``forward``."""
 
@@ -357,6 +327,32 @@ class _Namer:
         for space in spaces:
             self.used[space].add(candidate)
         return candidate
+
+
+@dataclass
+class _Context:
+    """What an op's PyTorch hook sees of the node being written (:class:`rfdesign.ops.torch_code.TorchContext`)."""
+
+    exporter: _Exporter
+    me: str
+    inputs: list[str]
+    references: list[str]
+    source: str
+
+    @property
+    def dims(self) -> int:
+        return self.exporter.dims
+
+    @property
+    def in_channels(self) -> int:
+        return self.exporter.channels[self.source]
+
+    @property
+    def in_size(self) -> tuple[int, ...]:
+        return self.exporter.sizes[self.source]
+
+    def use(self, helper: str) -> None:
+        self.exporter._use(helper)
 
 
 class _Exporter:
@@ -400,10 +396,7 @@ class _Exporter:
         return self._assemble(self._classes())
 
     def _deps(self, node: Node) -> list[str]:
-        deps = list(node.inputs)
-        if node.like is not None:
-            deps.append(node.like)
-        return deps
+        return list(node.dependencies())
 
     def _scopes(self) -> None:
         graph = self.graph
@@ -532,9 +525,8 @@ class _Exporter:
                 relative = self._relative(item, path)
                 ident = namer.take(relative, "attr", "var")
                 var[item] = ident
-                ins = [var[s] for s in node.inputs]
-                like = var[node.like] if node.like is not None else None
-                init, expr, mapped = self._emit(node, ident, ins, like)
+                code = self._emit(node, ident, [var[s] for s in node.inputs], [var[r] for r in node.attrs.references()])
+                init, expr, mapped = code.module, code.forward, code.mapped
                 comment = relative if relative != ident else ""
                 if init is not None:
                     rendered.init.append((ident, init, comment))
@@ -669,157 +661,11 @@ class _Exporter:
         for need in _HELPER_NEEDS.get(helper, ()):
             self.helpers.add(need)
 
-    def _emit(self, node: Node, ident: str, ins: list[str], like: str | None) -> tuple[str | None, str, bool]:
-        """(submodule constructor or None, forward expression, whether the node's output is the submodule's)."""
-        op = node.op
-        x = ins[0] if ins else "x"
-        me = f"self.{ident}"
-        d = self.dims
+    def _emit(self, node: Node, ident: str, inputs: list[str], references: list[str]) -> TorchCode:
+        """The node's code, from its op's PyTorch hook."""
         source = node.inputs[0] if node.inputs else INPUT
-        cin = self.channels[source]
-        if op in (ops.CONV, ops.CONV_TRANSPOSE):
-            return self._conv(node, me, x, cin)
-        if op in ops.POOL_OPS:
-            return self._pool(node, me, x)
-        if op == ops.GLOBAL_POOL:
-            kind = "Max" if node.pool_mode == "max" else "Avg"
-            return f"nn.Adaptive{kind}Pool{d}d(1)", f"{me}({x})", True
-        if op == ops.UPSAMPLE:
-            args = []
-            if node.factor is not None:
-                factors = tuple(float(f) for f in node.factor)
-                args.append(f"scale_factor={factors[0] if len(set(factors)) == 1 else _tuple(factors)}")
-            else:
-                args.append(f"size={_tuple(node.size or ())}")
-            if node.mode == "nearest":
-                args.append("mode='nearest'")
-            else:
-                args.append(f"mode='{ {1: 'linear', 2: 'bilinear', 3: 'trilinear'}[d] }'")
-                args.append(f"align_corners={bool(node.align_corners)}")
-            return f"nn.Upsample({', '.join(args)})", f"{me}({x})", True
-        if op == ops.ADD:
-            return None, " + ".join(ins), False
-        if op == ops.MUL:
-            return None, " * ".join(ins), False
-        if op == ops.CONCAT:
-            return None, f"torch.cat([{', '.join(ins)}], dim=1)", False
-        if op == ops.IDENTITY:
-            module = ACTIVATIONS.get(node.source_op, "nn.Identity()")
-            return module, f"{me}({x})", True
-        if op == ops.NORM:
-            affine = "" if node.affine else ", affine=False"
-            return f"nn.BatchNorm{d}d({cin}{affine})", f"{me}({x})", True
-        if op == ops.PAD:
-            pairs = tuple(node.padding)  # type: ignore[arg-type]
-            return f"nn.ConstantPad{d}d({_flat_pads(pairs)}, 0.0)", f"{me}({x})", True
-        if op == ops.CROP:
-            if node.like is not None:
-                self._use("centre_crop")
-                return None, f"centre_crop({x}, {like})", False
-            self._use("crop")
-            return None, f"crop({x}, {_tuple(_tuple(p) for p in node.crop or ())})", False
-        if op in (ops.SPACE_TO_DEPTH, ops.DEPTH_TO_SPACE):
-            factor = tuple(node.factor or ())
-            if d == 2 and len(set(factor)) == 1:
-                module = "nn.PixelUnshuffle" if op == ops.SPACE_TO_DEPTH else "nn.PixelShuffle"
-                return f"{module}({factor[0]})", f"{me}({x})", True
-            helper = "space_to_depth" if op == ops.SPACE_TO_DEPTH else "depth_to_space"
-            self._use(helper)
-            return None, f"{helper}({x}, {_tuple(factor)})", False
-        if op == ops.LINEAR:
-            features = cin * prod(self.sizes[source])
-            bias = "" if node.bias else ", bias=False"
-            ones = ", ".join(["1"] * d)
-            expr = f"{me}({x}.flatten(1)).unflatten(1, ({node.out}, {ones}))"
-            return f"nn.Linear({features}, {node.out}{bias})", expr, True
-        if op == ops.SELECT:
-            stop = "" if node.stop is None else str(node.stop)
-            return None, f"{x}[:, {node.start}:{stop}]", False
-        raise SpecError(f"layer `{node.name}`: op `{op}` cannot be exported", node.location)  # pragma: no cover
-
-    def _conv(self, node: Node, me: str, x: str, cin: int) -> tuple[str | None, str, bool]:
-        d = self.dims
-        kernel, stride, dilation = (tuple(int(v) for v in getattr(node, a)) for a in ("kernel", "stride", "dilation"))
-        out = node.out if node.out is not None else cin
-        groups = cin if node.groups == "depthwise" else int(node.groups)
-        transposed = node.op == ops.CONV_TRANSPOSE
-        cls = f"nn.ConvTranspose{d}d" if transposed else f"nn.Conv{d}d"
-        args = [str(cin), str(out), f"kernel_size={_axes(kernel)}"]
-        if any(s != 1 for s in stride):
-            args.append(f"stride={_axes(stride)}")
-        expr = f"{me}({x})"
-        mapped = True
-        padding = node.padding
-        if padding == "same":
-            if transposed:
-                self._use("same_transpose")
-                expr = f"same_transpose({me}({x}), {x}, {_tuple(kernel)}, {_tuple(stride)}, {_tuple(dilation)})"
-                mapped = False
-            elif all(s == 1 for s in stride):
-                if any(k > 1 for k in kernel):
-                    args.append("padding='same'")
-            else:
-                self._use("same_pad")
-                expr = f"{me}(same_pad({x}, {_tuple(kernel)}, {_tuple(stride)}, {_tuple(dilation)}))"
-        else:
-            pairs = tuple(padding)  # type: ignore[arg-type]
-            if all(b == a for b, a in pairs):
-                if any(b for b, _ in pairs):
-                    args.append(f"padding={_axes(tuple(b for b, _ in pairs))}")
-            elif transposed:
-                self._use("crop")
-                expr = f"crop({me}({x}), {_tuple(_tuple(p) for p in pairs)})"
-                mapped = False
-            else:
-                expr = f"{me}(F.pad({x}, {_flat_pads(pairs)}))"
-        if transposed and any(node.output_padding):
-            args.append(f"output_padding={_axes(tuple(node.output_padding))}")
-        if any(v != 1 for v in dilation):
-            args.append(f"dilation={_axes(dilation)}")
-        if groups != 1:
-            args.append(f"groups={groups}")
-        if not node.bias:
-            args.append("bias=False")
-        return f"{cls}({', '.join(args)})", expr, mapped
-
-    def _pool(self, node: Node, me: str, x: str) -> tuple[str | None, str, bool]:
-        d = self.dims
-        kernel, stride, dilation = (tuple(int(v) for v in getattr(node, a)) for a in ("kernel", "stride", "dilation"))
-        is_max = node.op == ops.MAXPOOL
-        k, s, dl = _tuple(kernel), _tuple(stride), _tuple(dilation)
-        dilated = any(v != 1 for v in dilation)
-
-        def module(padding: str | None, ceil: bool) -> str:
-            args = [f"kernel_size={_axes(kernel)}"]
-            if stride != kernel:
-                args.append(f"stride={_axes(stride)}")
-            if padding:
-                args.append(f"padding={padding}")
-            if dilated:
-                args.append(f"dilation={_axes(dilation)}")
-            if ceil:
-                args.append("ceil_mode=True")
-            return f"nn.{'Max' if is_max else 'Avg'}Pool{d}d({', '.join(args)})"
-
-        if node.padding == "same":
-            if is_max:
-                self._use("same_pad")
-                return module(None, False), f"{me}(same_pad({x}, {k}, {s}, {dl}, value=float('-inf')))", True
-            self._use("same_avg_pool")
-            return None, f"same_avg_pool({x}, {k}, {s}, {dl})", False
-        pairs = tuple(node.padding)  # type: ignore[arg-type]
-        symmetric = all(b == a for b, a in pairs)
-        native = symmetric and all(2 * b <= kk for (b, _), kk in zip(pairs, kernel)) and (is_max or not dilated)
-        if native:
-            padding = _axes(tuple(b for b, _ in pairs)) if any(b for b, _ in pairs) else None
-            return module(padding, node.ceil_mode), f"{me}({x})", True
-        self._use("pool_pad")
-        fill = "float('-inf')" if is_max else "0.0"
-        padded = f"pool_pad({x}, {k}, {s}, {dl}, {_tuple(_tuple(p) for p in pairs)}, {node.ceil_mode}, {fill})"
-        if is_max or not dilated:
-            return module(None, False), f"{me}({padded})", True
-        self._use("avg_pool")
-        return None, f"avg_pool({padded}, {k}, {s}, {dl})", False
+        context = _Context(self, f"self.{ident}", inputs or ["x"], references, source)
+        return op_for(node.op).torch(node, context)
 
     # -- the file ---------------------------------------------------------------------------------------------
 
@@ -844,7 +690,7 @@ class _Exporter:
             "import torch.nn.functional as F",
             "from torch import nn",
             "",
-            f"INPUT_SHAPE = {_tuple(shape)}",
+            f"INPUT_SHAPE = {tuple_text(shape)}",
         ]
         for helper in _HELPERS:
             if helper in self.helpers:

@@ -82,8 +82,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rfdesign.errors import Location, SpecError, require
-from rfdesign.io.naming import unique_name
-from rfdesign.spec import ops
+from rfdesign.io.naming import imported_attrs, unique_name
+from rfdesign import ops
 from rfdesign.spec.graph import INPUT, Graph, Node, ancestors
 from rfdesign.spec.suggest import did_you_mean
 
@@ -752,9 +752,8 @@ class _Converter:
         note += ")"
         if extra:
             note += f": {extra}"
-        node = Node(name, op, inputs, self.location, source_op=source_op or op, note=note)
-        for key, value in attrs.items():
-            setattr(node, key, value)
+        node = Node(name, op, inputs, self.location, source_op=source_op or op, note=note,
+                    attrs=imported_attrs(op, len(out_size), attrs))
         self.nodes[name] = node
         self.shapes[name] = (channels, tuple(out_size))
         return name

@@ -12,24 +12,8 @@ from typing import Any
 
 import yaml
 
-from rfdesign.spec import ops
-from rfdesign.spec.graph import INPUT, Choice, Graph, Node
-
-
-def _axes(values: tuple[Any, ...]) -> Any:
-    plain = [{"choose": list(v.options)} if isinstance(v, Choice) else v for v in values]
-    if len({repr(v) for v in plain}) == 1:
-        return plain[0]
-    return plain
-
-
-def _padding(padding: Any) -> Any:
-    if padding == "same":
-        return "same"
-    pairs = list(padding)
-    if all(before == after for before, after in pairs):
-        return _axes(tuple(before for before, _ in pairs))
-    return [[before, after] for before, after in pairs]
+from rfdesign import ops
+from rfdesign.spec.graph import INPUT, Graph, Node
 
 
 def layer_dict(node: Node, previous: str | None) -> dict[str, Any]:
@@ -38,54 +22,7 @@ def layer_dict(node: Node, previous: str | None) -> dict[str, Any]:
     layer: dict[str, Any] = {"name": node.name, "op": written}
     if list(node.inputs) != [previous]:
         layer["from"] = node.inputs[0] if len(node.inputs) == 1 else list(node.inputs)
-    op = node.op
-    if op in (ops.CONV, ops.CONV_TRANSPOSE, ops.LINEAR) and node.out is not None:
-        layer["out"] = node.out
-    if op in ops.WINDOW_OPS:
-        layer["kernel"] = _axes(node.kernel)
-        default_stride = node.kernel if op in ops.POOL_OPS else (1,) * len(node.stride)
-        if node.stride != default_stride:
-            layer["stride"] = _axes(node.stride)
-        if any(d != 1 for d in node.dilation):
-            layer["dilation"] = _axes(node.dilation)
-        padding = _padding(node.padding)
-        if padding != 0:
-            layer["padding"] = padding
-        if op in ops.POOL_OPS and node.ceil_mode:
-            layer["ceil_mode"] = True
-        if op == ops.CONV_TRANSPOSE and any(node.output_padding):
-            layer["output_padding"] = _axes(node.output_padding)
-    if op in (ops.CONV, ops.CONV_TRANSPOSE):
-        if node.groups != 1:
-            layer["groups"] = node.groups
-    if op in (ops.CONV, ops.CONV_TRANSPOSE, ops.LINEAR) and not node.bias:
-        layer["bias"] = False
-    if op == ops.GLOBAL_POOL:
-        layer["mode"] = node.pool_mode
-    if op == ops.UPSAMPLE:
-        if node.factor is not None:
-            layer["factor"] = _axes(node.factor)
-        else:
-            layer["size"] = _axes(node.size or ())
-        if node.mode != "nearest":
-            layer["mode"] = "bilinear" if len(node.factor or node.size or ()) == 2 else "linear"
-        if node.align_corners:
-            layer["align_corners"] = True
-    if op == ops.NORM and not node.affine:
-        layer["affine"] = False
-    if op == ops.PAD:
-        layer["padding"] = _padding(node.padding)
-    if op == ops.CROP:
-        if node.like is not None:
-            layer["like"] = node.like
-        else:
-            layer["crop"] = _padding(node.crop)
-    if op == ops.SELECT:
-        layer["start"] = node.start
-        if node.stop is not None:
-            layer["stop"] = node.stop
-    if op in (ops.SPACE_TO_DEPTH, ops.DEPTH_TO_SPACE):
-        layer["factor"] = _axes(node.factor or ())
+    layer.update(ops.op_for(node.op).layer_fields(node.attrs))
     if node.optional:
         layer["optional"] = True
     if node.note:

@@ -283,7 +283,7 @@ def _analyze(graph: Graph, input_size: tuple[int, ...] | None) -> Analysis:
             node,
             [item[0] for item in inputs],
             [item[1] for item in inputs],
-            state[node.like][0] if node.like is not None else None,
+            *(state[reference][0] for reference in node.attrs.references()),
         )
         misalignment: list[Misalignment] = []
         node_aligned = True

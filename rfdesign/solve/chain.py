@@ -27,11 +27,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
+from typing import Any
 
+from rfdesign.ops.conv import conv_parameters
 from rfdesign.rf.coverage import window_has_gaps
 from rfdesign.solve.problem import Assignment, Problem, channel_counts
 from rfdesign.solve.shapes import WINDOW, Shape, step
-from rfdesign.spec import ops
+from rfdesign import ops
 from rfdesign.spec.graph import INPUT, Choice, Node
 
 INF = 1 << 62
@@ -68,11 +70,11 @@ def why_not_chain(problem: Problem) -> str | None:
         if node.op not in WINDOW | {ops.IDENTITY, ops.NORM, ops.PAD}:
             return f"`{name}` is a `{node.op}`"
         if graph.dims > 1:
-            for attr in ("kernel", "stride", "dilation"):
-                values = getattr(node, attr)
-                if values and not (attr in node.tied or len(set(values)) == 1):
+            for attr, values in node.attrs.choices().items():
+                if not (attr in node.attrs.tied or len(set(values)) == 1):
                     return f"`{name}` has a different {attr} per axis"
-            if node.padding != "same" and node.padding and len(set(node.padding)) != 1:  # type: ignore[arg-type]
+            padding = _padding(node)
+            if not isinstance(padding, str) and padding and len(set(padding)) != 1:
                 return f"`{name}` pads the axes differently"
         previous = name
     if graph.dims > 1:
@@ -82,6 +84,11 @@ def why_not_chain(problem: Problem) -> str | None:
             if bounds is not None and len(set(bounds)) != 1:
                 return "the target differs per axis"
     return None
+
+
+def _padding(node: Node) -> Any:
+    """The padding of a window or pad layer (None for layers without one)."""
+    return node.attrs.padding if node.op in WINDOW or node.op == ops.PAD else None
 
 
 class ChainModel:
@@ -167,7 +174,7 @@ class ChainModel:
         """The next shape and RF growth (shared by layers with the same geometry: memoised)."""
         if not move.kept:
             return shape, 0
-        key = (node.op, node.padding, node.ceil_mode, shape, move)
+        key = (node.op, _padding(node), node.attrs.ceil_mode if node.op in WINDOW else False, shape, move)
         if key not in self._effects:
             effect = step(node, 0, shape, move.kernel, move.stride, move.dilation)
             self._effects[key] = None if effect is None else (effect.shape, effect.growth)
@@ -177,16 +184,14 @@ class ChainModel:
         """Parameters of the layer with this move (for flops: per output unit; the caller scales it)."""
         if not move.kept:
             return 0
-        if node.op == ops.NORM and node.affine and self.problem.objective == "params":
+        if node.op == ops.NORM and node.attrs.affine and self.problem.objective == "params":
             return 2 * in_channels
         if node.op != ops.CONV:
             return 0
-        out_channels = node.out if node.out is not None else in_channels
-        groups = in_channels if node.groups == "depthwise" else int(node.groups)
-        weights = out_channels * (in_channels // groups) * move.kernel**self.dims
+        params = conv_parameters(node.attrs, in_channels, (move.kernel,) * self.dims)
         if self.problem.objective == "flops":
-            return weights
-        return weights + (out_channels if node.bias else 0)
+            return params - (node.attrs.out_channels(in_channels) if node.attrs.bias else 0)
+        return params
 
     def _apply(self, node: Node, shape: Shape, move: Move, in_channels: int) -> tuple[Shape, int, int] | None:
         """Next shape, RF growth and cost of one move (as in :meth:`_add_layer`)."""
@@ -331,8 +336,8 @@ class ChainModel:
             node = self.graph.nodes[name]
             if node.optional:
                 kept[name] = move.kept
-            for attr in ("kernel", "stride", "dilation"):
-                for axis, value in enumerate(getattr(node, attr)):
+            for attr, axis_values in node.attrs.choices().items():
+                for axis, value in enumerate(axis_values):
                     if isinstance(value, Choice):
                         values[(name, attr, axis)] = getattr(move, attr)
         return self.problem.canonical(values, kept)

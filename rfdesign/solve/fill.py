@@ -30,8 +30,7 @@ def without_dropped(problem: Problem, assignment: Assignment) -> Graph:
     for name, node in graph.nodes.items():
         if name in dropped:
             continue
-        like = source(node.like) if node.like is not None else None
-        nodes[name] = replace(node, inputs=tuple(source(s) for s in node.inputs), like=like)
+        nodes[name] = replace(node, inputs=tuple(source(s) for s in node.inputs), attrs=node.attrs.renamed(source))
     outputs = tuple(source(o) for o in graph.outputs)
     return replace(graph, nodes=nodes, outputs=outputs)
 

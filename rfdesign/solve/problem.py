@@ -23,8 +23,9 @@ from typing import Any
 
 from rfdesign.errors import SpecError
 from rfdesign.rf.analysis import Analysis, analyze
+from rfdesign.ops.conv import conv_parameters
 from rfdesign.rf.layer import output_channels
-from rfdesign.spec import ops
+from rfdesign import ops
 from rfdesign.spec.graph import INPUT, Choice, Graph, Node, ancestors
 from rfdesign.spec.target import AxisTargets, targets, within
 
@@ -92,7 +93,10 @@ class Problem:
 
     def options(self, node: str, attr: str, axis: int) -> tuple[int, ...]:
         """The values ``attr`` of ``node`` may take on ``axis`` (one value when fixed)."""
-        value = getattr(self.graph.nodes[node], attr)[axis]
+        values = self.graph.nodes[node].attrs.choices().get(attr)
+        if values is None:
+            return (1,)  # an op without this attribute acts as if it were 1
+        value = values[axis]
         return value.options if isinstance(value, Choice) else (int(value),)
 
     def canonical(self, values: dict[Key, int], kept: dict[str, bool]) -> Assignment:
@@ -112,7 +116,7 @@ class Problem:
         return Assignment(values, dict(kept))
 
     def value(self, node: Node, attr: str, axis: int, values: Mapping[Key, int]) -> int:
-        current = getattr(node, attr)[axis]
+        current = node.attrs.choices()[attr][axis]
         if isinstance(current, Choice):
             return values[(node.name, attr, axis)]
         return int(current)
@@ -125,12 +129,13 @@ class Problem:
                 nodes[name] = Node(name, ops.IDENTITY, node.inputs, node.location, node.path, "identity",
                                    scope=node.scope, note="dropped by the solver")
                 continue
-            changes = {}
-            for attr in ATTRS:
-                current = getattr(node, attr)
-                if any(isinstance(v, Choice) for v in current):
-                    changes[attr] = tuple(self.value(node, attr, axis, assignment.values) for axis in range(self.dims))
-            nodes[name] = replace(node, **changes, optional=False, tied=frozenset()) if changes else node
+            changes = {
+                attr: tuple(self.value(node, attr, axis, assignment.values) for axis in range(self.dims))
+                for attr in node.free_choices()
+            }
+            if changes:
+                node = replace(node, attrs=node.attrs.with_values(**changes, tied=frozenset()), optional=False)
+            nodes[name] = node
         return replace(self.graph, nodes=nodes)
 
     def objective_of(self, analysis: Analysis) -> int:
@@ -235,7 +240,7 @@ def build_problem(graph: Graph, overrides: dict[str, Any] | None = None) -> Prob
     holes: list[Hole] = []
     optional: list[str] = []
     for name, node in graph.nodes.items():
-        has_hole = any(isinstance(v, Choice) for attr in ATTRS for v in getattr(node, attr))
+        has_hole = bool(node.free_choices())
         if (has_hole or node.optional) and name not in design:
             raise SpecError(
                 f"layer `{name}` has free choices but does not feed the output `{graph.output}`",
@@ -248,9 +253,8 @@ def build_problem(graph: Graph, overrides: dict[str, Any] | None = None) -> Prob
                 node.location,
                 f"supported on the path to the output: {', '.join(sorted(SUPPORTED_OPS))}",
             )
-        for attr in ATTRS:
-            values = getattr(node, attr)
-            if attr in node.tied and isinstance(values[0], Choice):
+        for attr, values in node.attrs.choices().items():
+            if attr in node.attrs.tied and isinstance(values[0], Choice):
                 holes.append(Hole(name, attr, tuple(range(graph.dims)), values[0].options))
                 continue
             for axis, value in enumerate(values):
@@ -303,7 +307,5 @@ def _check_optional_channels(problem: Problem) -> None:
 
 
 def weights(node: Node, kernel: tuple[int, ...], in_channels: int) -> int:
-    """Parameters of a conv node with this kernel (as in the RF engine's cost model)."""
-    out_channels = node.out if node.out is not None else in_channels
-    groups = in_channels if node.groups == "depthwise" else int(node.groups)
-    return out_channels * (in_channels // groups) * prod(kernel) + (out_channels if node.bias else 0)
+    """Parameters of a conv node with this kernel (the conv op's own count)."""
+    return conv_parameters(node.attrs, in_channels, kernel)

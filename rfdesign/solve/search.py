@@ -243,7 +243,7 @@ def _trivial_bound(problem: Problem) -> int:
         node = problem.graph.nodes[name]
         if name in problem.optional:
             continue
-        if node.op == "norm" and node.affine:
+        if node.op == "norm" and node.attrs.affine:
             total += 2 * channels[node.inputs[0]]
         if node.op == "conv":
             kernels = [problem.options(name, "kernel", axis) for axis in range(problem.dims)]

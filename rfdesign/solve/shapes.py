@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rfdesign.rf.layer import same_padding, window_size
-from rfdesign.spec import ops
+from rfdesign.rf.geometry import effective_kernel, window_axis
+from rfdesign import ops
 from rfdesign.spec.graph import Node
 
 WINDOW = frozenset({ops.CONV, ops.MAXPOOL, ops.AVGPOOL})
@@ -41,18 +41,14 @@ class Effect:
 def step(node: Node, axis: int, shape: Shape, kernel: int, stride: int, dilation: int) -> Effect | None:
     """The effect of ``node`` with these values on ``shape`` (None when its output would be empty)."""
     n, scale = shape.size, shape.stride
+    attrs = node.attrs
     if node.op == ops.PAD:
-        before, after = node.padding[axis]  # type: ignore[index]
+        before, after = attrs.padding[axis]
         return Effect(Shape(n + before + after, scale), -before * scale, -before * scale)
     if node.op not in WINDOW:
         return Effect(shape, 0, 0)
-    effective = dilation * (kernel - 1) + 1
-    if node.padding == "same":
-        out, (before, _) = same_padding(n, stride, effective)
-    else:
-        before_after = node.padding[axis]  # type: ignore[index]
-        before = before_after[0]
-        out = window_size(n, effective, stride, before_after, node.ceil_mode)
-        if out < 1:
-            return None
+    out, (before, _) = window_axis(attrs.padding, axis, n, kernel, stride, dilation, attrs.ceil_mode)
+    if out < 1:
+        return None
+    effective = effective_kernel(kernel, dilation)
     return Effect(Shape(out, scale * stride), -before * scale, (effective - 1 - before) * scale)

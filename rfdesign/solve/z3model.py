@@ -37,7 +37,7 @@ from rfdesign.review.dilation import chain_paths
 from rfdesign.rf.coverage import window_has_gaps
 from rfdesign.solve.problem import Assignment, Problem, channel_counts
 from rfdesign.solve.shapes import WINDOW, Shape, step
-from rfdesign.spec import ops
+from rfdesign import ops
 from rfdesign.spec.graph import INPUT, Choice, Node
 
 MAX_SHAPES = 4096
@@ -88,7 +88,10 @@ class Z3Model:
 
     def options(self, node: Node, attr: str, axis: int) -> dict[int, Any]:
         """value -> Boolean (True for a fixed value)."""
-        value = getattr(node, attr)[axis]
+        values = node.attrs.choices().get(attr)
+        if values is None:
+            return {1: True}  # an op without this attribute acts as if it were 1
+        value = values[axis]
         if isinstance(value, Choice):
             return self.choice[(node.name, attr, axis)]
         return {int(value): True}
@@ -201,9 +204,9 @@ class Z3Model:
             dilations = self.options(node, "dilation", axis)
             if len(dilations) > 1 and 1 in kernels:
                 shared = all(self.options(node, "kernel", a).get(1) is not None for a in range(self.dims))
-                if "dilation" in node.tied and not shared:
+                if "dilation" in node.attrs.tied and not shared:
                     continue
-                if "dilation" in node.tied:
+                if "dilation" in node.attrs.tied:
                     condition = z3.And([self.options(node, "kernel", a)[1] for a in range(self.dims)])
                 else:
                     condition = kernels[1]
@@ -289,16 +292,16 @@ class Z3Model:
         for name in self.problem.design:
             node = self.graph.nodes[name]
             kept = self.keeps(name)
-            if node.op == ops.NORM and node.affine and self.problem.objective == "params":
+            if node.op == ops.NORM and node.attrs.affine and self.problem.objective == "params":
                 terms.append(z3.If(kept, 2 * self.channels[node.inputs[0]], 0))
             if node.op != ops.CONV:
                 continue
             in_channels = self.channels[node.inputs[0]]
-            out_channels = node.out if node.out is not None else in_channels
-            groups = in_channels if node.groups == "depthwise" else int(node.groups)
+            out_channels = node.attrs.out if node.attrs.out is not None else in_channels
+            groups = in_channels if node.attrs.groups == "depthwise" else int(node.attrs.groups)
             per_tap = out_channels * (in_channels // groups)
             kernel_sets = [self.options(node, "kernel", axis) for axis in range(self.dims)]
-            if "kernel" in node.tied:
+            if "kernel" in node.attrs.tied:
                 combos = [((k,) * self.dims, b) for k, b in kernel_sets[0].items()]
             else:
                 combos = [
@@ -308,7 +311,7 @@ class Z3Model:
             if self.problem.objective == "flops":
                 terms.extend(self._flops_terms(node, combos, per_tap, kept))
                 continue
-            bias = out_channels if node.bias else 0
+            bias = out_channels if node.attrs.bias else 0
             for kernel, chosen in combos:
                 taps = 1
                 for k in kernel:

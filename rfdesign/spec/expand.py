@@ -23,9 +23,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from rfdesign import ops
 from rfdesign.errors import Location, SpecError
 from rfdesign.spec import model as models
-from rfdesign.spec import normalize, ops
+from rfdesign.spec import normalize
 from rfdesign.spec.graph import INPUT, Graph, Node
 from rfdesign.spec.params import ExpressionError, substitute
 from rfdesign.spec.suggest import did_you_mean
@@ -100,7 +101,7 @@ class Expander:
         self.dims = dims
         self.nodes: dict[str, Node] = {}
         self.pending: list[tuple[Node, list[tuple[str, Path | None]], _Scope]] = []
-        self.likes: list[tuple[Node, Path, _Scope]] = []
+        self.references: list[tuple[Node, Path, _Scope]] = []
 
     def locate(self, path: Path) -> Location:
         return self.positions.locate(path)
@@ -171,7 +172,7 @@ class Expander:
                 self.locate(path + ("op",)),
                 did_you_mean(str(op_name), ops.ALL_OP_NAMES) or f"ops: {', '.join(ops.CANONICAL_OPS)}",
             )
-        model_type = models.LAYER_MODELS[canonical]
+        model_type = ops.op_for(canonical).layer
         try:
             return model_type.model_validate(raw), canonical
         except ValidationError as exc:
@@ -250,8 +251,8 @@ class Expander:
             )
         self.nodes[name] = node
         self.pending.append((node, sources, scope))
-        if node.like is not None:
-            self.likes.append((node, layer.path + ("like",), scope))
+        if node.attrs.references():
+            self.references.append((node, layer.path + ("like",), scope))
         return name
 
     def _instantiate(
@@ -346,97 +347,26 @@ class Expander:
         """Resolve every pending ``from`` (all scopes are complete now)."""
         for node, refs, scope in self.pending:
             node.inputs = tuple(self._resolve(ref, path, scope, node.path) for ref, path in refs)
-        for node, path, scope in self.likes:
-            assert node.like is not None
-            node.like = self._resolve(node.like, path, scope, node.path, what="like")
-
-
-def _flag(value: Any, field_name: str, path: Path, locate: Any) -> bool:
-    if not isinstance(value, bool):
-        raise SpecError(f"`{field_name}` must be true or false, got {value!r}", locate(path + (field_name,)))
-    return value
+        for node, path, scope in self.references:
+            node.attrs = node.attrs.renamed(lambda ref: self._resolve(ref, path, scope, node.path, what="like"))
 
 
 def build_node(layer: Any, op: str, name: str, path: Path, dims: int, locate: Any, scope: str = "") -> Node:
     """Normalise one validated layer model into a :class:`Node` (inputs filled in later)."""
-    node = Node(
+    read = normalize.AttrReader(dims, path, locate)
+    optional = read.flag("optional", layer.optional)
+    return Node(
         name=name,
         op=op,
         inputs=(),
         location=locate(path),
         path=path,
         source_op=layer.op,
-        optional=_flag(layer.optional, "optional", path, locate),
+        attrs=ops.op_for(op).normalize(layer, read),
+        optional=optional,
         note=layer.note,
         scope=scope,
     )
-
-    def axis_ints(field_name: str, value: Any, minimum: int = 1, choice: bool = True) -> tuple[Any, ...]:
-        return normalize.per_axis_int(value, dims, field_name, path + (field_name,), locate, minimum, choice)
-
-    def pads(field_name: str, value: Any, allow_same: bool = True) -> Any:
-        return normalize.padding_pairs(value, dims, field_name, path + (field_name,), locate, allow_same)
-
-    if op in ops.WINDOW_OPS:
-        node.tied = frozenset(
-            attr for attr in ("kernel", "stride", "dilation") if isinstance(getattr(layer, attr), dict)
-        )
-        node.kernel = axis_ints("kernel", layer.kernel)
-        node.dilation = axis_ints("dilation", layer.dilation)
-        node.padding = pads("padding", layer.padding)
-        if op in ops.POOL_OPS:
-            node.stride = node.kernel if layer.stride is None else axis_ints("stride", layer.stride)
-            node.ceil_mode = _flag(layer.ceil_mode, "ceil_mode", path, locate)
-            node.pool_mode = "max" if op == ops.MAXPOOL else "avg"
-        else:
-            node.stride = axis_ints("stride", layer.stride)
-            node.out = layer.out
-            node.groups = layer.groups
-            node.bias = _flag(layer.bias, "bias", path, locate)
-            if node.out is not None and node.out < 1:
-                raise SpecError(f"`out` must be >= 1, got {node.out}", locate(path + ("out",)))
-            if isinstance(node.groups, int) and node.groups < 1:
-                raise SpecError(f"`groups` must be >= 1, got {node.groups}", locate(path + ("groups",)))
-        if op == ops.CONV_TRANSPOSE:
-            node.output_padding = tuple(axis_ints("output_padding", layer.output_padding, 0, False))
-    elif op == ops.GLOBAL_POOL:
-        mode = layer.mode or ("max" if "max" in layer.op else "avg")
-        node.pool_mode = mode
-    elif op == ops.UPSAMPLE:
-        if (layer.factor is None) == (layer.size is None):
-            raise SpecError("`upsample` needs exactly one of `factor` or `size`", locate(path))
-        if layer.factor is not None:
-            node.factor = tuple(axis_ints("factor", layer.factor, 1, False))
-        else:
-            node.size = tuple(axis_ints("size", layer.size, 1, False))
-        node.mode = "nearest" if layer.mode == "nearest" else "linear"
-        node.align_corners = _flag(layer.align_corners, "align_corners", path, locate)
-        if node.align_corners and node.mode == "nearest":
-            raise SpecError("`align_corners` applies to linear modes only", locate(path + ("align_corners",)))
-    elif op == ops.NORM:
-        node.affine = _flag(layer.affine, "affine", path, locate)
-    elif op == ops.PAD:
-        node.padding = pads("padding", layer.padding, allow_same=False)
-    elif op == ops.CROP:
-        if (layer.crop is None) == (layer.like is None):
-            raise SpecError("`crop` needs exactly one of `crop` (amounts) or `like` (a layer to match)", locate(path))
-        if layer.crop is not None:
-            node.crop = pads("crop", layer.crop, allow_same=False)  # type: ignore[assignment]
-        node.like = layer.like
-    elif op in (ops.SPACE_TO_DEPTH, ops.DEPTH_TO_SPACE):
-        node.factor = tuple(axis_ints("factor", layer.factor, 1, False))
-    elif op == ops.SELECT:
-        node.start, node.stop = layer.start, layer.stop
-        if node.start < 0 or (node.stop is not None and node.stop <= node.start):
-            raise SpecError(
-                f"`select` needs 0 <= start < stop, got start {node.start}, stop {node.stop}", locate(path)
-            )
-    elif op == ops.LINEAR:
-        node.out = layer.out
-        node.bias = _flag(layer.bias, "bias", path, locate)
-        if node.out < 1:
-            raise SpecError(f"`out` must be >= 1, got {node.out}", locate(path + ("out",)))
-    return node
 
 
 def topological_order(nodes: dict[str, Node]) -> list[str]:
@@ -444,10 +374,7 @@ def topological_order(nodes: dict[str, Node]) -> list[str]:
     indegree = {name: 0 for name in nodes}
     readers: dict[str, list[str]] = {name: [] for name in nodes}
     for node in nodes.values():
-        deps = set(node.inputs)
-        if node.like is not None:
-            deps.add(node.like)
-        for source in deps:
+        for source in set(node.dependencies()):
             if source != INPUT:
                 indegree[node.name] += 1
                 readers[source].append(node.name)
@@ -484,9 +411,7 @@ def _find_cycle(nodes: dict[str, Node], stuck: set[str]) -> list[str]:
     while current not in seen:
         seen[current] = len(walk)
         walk.append(current)
-        node = nodes[current]
-        deps = [s for s in node.inputs if s in stuck] + ([node.like] if node.like in stuck else [])
-        current = deps[0]
+        current = next(s for s in nodes[current].dependencies() if s in stuck)
     return list(reversed(walk[seen[current] :]))
 
 

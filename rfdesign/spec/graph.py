@@ -7,8 +7,8 @@ entry per spatial axis. Nodes are kept in a topological order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 from rfdesign.errors import Location
@@ -27,13 +27,45 @@ class Choice:
 
 
 Dim = Union[int, Choice]
-#: per-axis (before, after) padding, or "same" (TensorFlow's rule, resolved against the input size)
+#: per-axis (before, after) padding, or a rule resolved against the input size and the effective kernel:
+#: "same" (TensorFlow's), "causal" (all before), "anticausal" (all after)
 PaddingSpec = Union[str, tuple[tuple[int, int], ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Attrs:
+    """Base of every op's typed attributes (see :mod:`rfdesign.ops`); itself, the attributes of ops with none."""
+
+    def references(self) -> tuple[str, ...]:
+        """Other nodes this op reads besides its inputs (e.g. the layer a crop matches)."""
+        return ()
+
+    def choices(self) -> dict[str, tuple[Any, ...]]:
+        """The per-axis attributes that may hold solver holes (``{choose: [...]}``), by name."""
+        return {}
+
+    def with_values(self, **values: Any) -> Attrs:
+        """A copy with some attributes replaced."""
+        return replace(self, **values)
+
+    def renamed(self, rename: Callable[[str], str]) -> Attrs:
+        """A copy whose references to other nodes go through ``rename``."""
+        return self
+
+
+#: the attributes of an op that has none (merges, identities)
+NO_ATTRS = Attrs()
 
 
 @dataclass(slots=True)
 class Node:
-    """One primitive op in the flat graph."""
+    """One primitive op in the flat graph.
+
+    ``op`` is a canonical op name (:mod:`rfdesign.ops`); ``attrs`` its typed
+    attributes (the op's ``attrs_type``: kernel, stride … for a convolution).
+    ``source_op`` is the word the spec (or the imported model) used, e.g.
+    ``relu`` for an identity; ``scope`` the block use the node comes from.
+    """
 
     name: str
     op: str
@@ -41,37 +73,21 @@ class Node:
     location: Location
     path: tuple[Any, ...] = ()
     source_op: str = ""
-    kernel: tuple[Dim, ...] = ()
-    stride: tuple[Dim, ...] = ()
-    dilation: tuple[Dim, ...] = ()
-    padding: PaddingSpec = ()
-    output_padding: tuple[int, ...] = ()
-    ceil_mode: bool = False
-    groups: int | str = 1
-    out: int | None = None
-    bias: bool = True
-    factor: tuple[int, ...] | None = None
-    size: tuple[int, ...] | None = None
-    mode: str = "nearest"
-    align_corners: bool = False
-    crop: tuple[tuple[int, int], ...] | None = None
-    like: str | None = None
-    pool_mode: str = "avg"
-    affine: bool = True
+    attrs: Attrs = NO_ATTRS
     optional: bool = False
     note: str | None = None
     scope: str = ""
-    tied: frozenset[str] = frozenset()  # attributes written as one `{choose: ...}` for every axis
-    start: int = 0  # select: first channel kept
-    stop: int | None = None  # select: one past the last channel kept
+
+    def dependencies(self) -> tuple[str, ...]:
+        """Every node this one reads: its inputs, then its references (a crop's ``like``)."""
+        references = self.attrs.references()
+        return self.inputs + references if references else self.inputs
 
     def free_choices(self) -> list[str]:
         """Names of attributes that still hold a :class:`Choice`."""
-        found = []
-        for attr in ("kernel", "stride", "dilation"):
-            if any(isinstance(value, Choice) for value in getattr(self, attr)):
-                found.append(attr)
-        return found
+        return [
+            attr for attr, values in self.attrs.choices().items() if any(isinstance(v, Choice) for v in values)
+        ]
 
 
 def ancestors(nodes: Mapping[str, Node], names: Iterable[str]) -> set[str]:
@@ -85,11 +101,8 @@ def ancestors(nodes: Mapping[str, Node], names: Iterable[str]) -> set[str]:
         name = stack.pop()
         if name == INPUT or name in seen:
             continue
-        node = nodes[name]
         seen.add(name)
-        stack.extend(node.inputs)
-        if node.like is not None:
-            stack.append(node.like)
+        stack.extend(nodes[name].dependencies())
     return seen
 
 

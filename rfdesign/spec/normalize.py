@@ -99,27 +99,33 @@ def _one(
     return value
 
 
+#: padding rules resolved against the (effective) kernel and the input size: TensorFlow's `same`,
+#: and all the padding before (`causal`) or after (`anticausal`) the input
+PADDING_RULES = ("same", "causal", "anticausal")
+
+
 def padding_pairs(
     value: Any,
     dims: int,
     field: str,
     path: tuple[Any, ...],
     locate: Locate,
-    allow_same: bool = True,
+    rules: tuple[str, ...] = PADDING_RULES,
 ) -> str | tuple[tuple[int, int], ...]:
-    """Padding as ``"same"`` or a tuple of (before, after) per axis.
+    """Padding as one of ``rules`` (kept by name) or a tuple of (before, after) per axis.
 
-    Accepts an int, ``valid``, ``same``, one int per axis, or ``[before, after]`` per axis.
+    Accepts an int, ``valid``, a rule name, one int per axis, or ``[before, after]`` per axis.
     """
+    named = "".join(f"`{rule}`, " for rule in rules)
     expected = (
-        f"an int >= 0, {'`same`, ' if allow_same else ''}`valid`, a list of {dims} ints (one per axis), "
+        f"an int >= 0, {named}`valid`, a list of {dims} ints (one per axis), "
         f"or a list of {dims} [before, after] pairs"
     )
     if isinstance(value, str):
         if value == "valid":
             return ((0, 0),) * dims
-        if value == "same" and allow_same:
-            return "same"
+        if value in rules:
+            return value
         raise SpecError(f"`{field}` must be {expected}, got {_describe(value)}", locate(path))
     if _is_int(value):
         if value < 0:
@@ -167,3 +173,43 @@ def input_size(value: Any, path: tuple[Any, ...], locate: Locate) -> tuple[int, 
         if size < 1:
             raise SpecError(f"`input.size` entries must be >= 1, got {size}", locate(path + (index,)))
     return tuple(sizes)
+
+
+class AttrReader:
+    """Reads one layer's per-axis values into normalised tuples, with errors located at the key.
+
+    Each op's ``normalize`` receives one, so every op parses and reports alike.
+    """
+
+    def __init__(self, dims: int, path: tuple[Any, ...], locate: Locate):
+        self.dims = dims
+        self.path = path
+        self.locate = locate
+
+    def at(self, field: str) -> Location:
+        """Where ``field`` of this layer is (the layer itself when the key is absent)."""
+        return self.locate(self.path + (field,))
+
+    def here(self) -> Location:
+        return self.locate(self.path)
+
+    def ints(self, field: str, value: Any, minimum: int = 1, choice: bool = True) -> tuple[Dim, ...]:
+        """A per-axis int (``{choose: [...]}`` holes allowed unless ``choice`` is false)."""
+        return per_axis_int(value, self.dims, field, self.path + (field,), self.locate, minimum, choice)
+
+    def fixed_ints(self, field: str, value: Any, minimum: int = 1) -> tuple[int, ...]:
+        """A per-axis int that may not be a hole."""
+        return tuple(int(v) for v in self.ints(field, value, minimum, choice=False))  # type: ignore[arg-type]
+
+    def padding(self, field: str, value: Any, rules: tuple[str, ...] = ()) -> str | tuple[tuple[int, int], ...]:
+        """Padding pairs, or one of the named ``rules`` (``same``, ``causal``, ``anticausal``) kept by name."""
+        return padding_pairs(value, self.dims, field, self.path + (field,), self.locate, rules)
+
+    def flag(self, field: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise SpecError(f"`{field}` must be true or false, got {value!r}", self.at(field))
+        return value
+
+    def positive(self, field: str, value: int | None) -> None:
+        if value is not None and value < 1:
+            raise SpecError(f"`{field}` must be >= 1, got {value}", self.at(field))

@@ -8,7 +8,7 @@ from rfdesign.review.context import ReviewContext
 from rfdesign.review.finding import Finding
 from rfdesign.review.rule import rule
 from rfdesign.review.rules._text import count, names, size_text
-from rfdesign.spec import ops
+from rfdesign import ops
 from rfdesign.spec.graph import INPUT
 
 

@@ -9,7 +9,7 @@ from rfdesign.review.finding import Finding
 from rfdesign.review.rule import rule
 from rfdesign.review.rules._text import size_text, unit_words
 from rfdesign.rf.coverage import window_has_gaps
-from rfdesign.spec import ops
+from rfdesign import ops
 
 
 def hole_makers(ctx: ReviewContext, axis: int) -> list[str]:
@@ -19,7 +19,7 @@ def hole_makers(ctx: ReviewContext, axis: int) -> list[str]:
         node = layer.node
         if node.op not in ops.WINDOW_OPS or node.op == ops.CONV_TRANSPOSE:
             continue
-        if window_has_gaps(int(node.kernel[axis]), int(node.stride[axis]), int(node.dilation[axis])):  # type: ignore[arg-type]
+        if window_has_gaps(int(node.attrs.kernel[axis]), int(node.attrs.stride[axis]), int(node.attrs.dilation[axis])):  # type: ignore[arg-type]
             found.append(name)
     return found
 
@@ -75,7 +75,7 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
     if makers:
         node = ctx.graph.nodes[first]
         axis = missing[0][0]
-        detail = f" (stride {node.stride[axis]} > effective kernel {node.dilation[axis] * (node.kernel[axis] - 1) + 1})"
+        detail = f" (stride {node.attrs.stride[axis]} > effective kernel {node.attrs.dilation[axis] * (node.attrs.kernel[axis] - 1) + 1})"
     yield ctx.finding(
         f"{fraction:.1%} of the {size_text(size)} input is never seen by any output unit: "
         + "; ".join(parts)

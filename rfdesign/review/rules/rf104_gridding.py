@@ -9,7 +9,7 @@ from rfdesign.review.dilation import chain_paths, common_factor, hdc_m2, holes, 
 from rfdesign.review.finding import Finding
 from rfdesign.review.rule import rule
 from rfdesign.review.rules._text import along, group_axes
-from rfdesign.spec import ops
+from rfdesign import ops
 from rfdesign.spec.graph import Graph
 
 def stacks(graph: Graph, axis: int) -> list[list[str]]:
@@ -19,13 +19,13 @@ def stacks(graph: Graph, axis: int) -> list[list[str]]:
         run: list[str] = []
         for name in path + [None]:  # type: ignore[list-item]
             node = graph.nodes[name] if name is not None else None
-            strided = node is not None and node.op == ops.CONV and node.stride[axis] != 1
+            strided = node is not None and node.op == ops.CONV and node.attrs.stride[axis] != 1
             if node is None or strided:
                 if len(run) >= 2 and run not in found:
                     found.append(run)
                 run = []
                 continue
-            if node.op == ops.CONV and node.kernel[axis] > 1:  # type: ignore[operator]
+            if node.op == ops.CONV and node.attrs.kernel[axis] > 1:  # type: ignore[operator]
                 run.append(name)
     return found
 
@@ -63,8 +63,8 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
     found: dict[tuple[str, ...], dict[int, object]] = {}
     for axis in range(graph.dims):
         for chain in stacks(graph, axis):
-            kernels = tuple(int(graph.nodes[n].kernel[axis]) for n in chain)  # type: ignore[arg-type]
-            rates = tuple(int(graph.nodes[n].dilation[axis]) for n in chain)  # type: ignore[arg-type]
+            kernels = tuple(int(graph.nodes[n].attrs.kernel[axis]) for n in chain)  # type: ignore[arg-type]
+            rates = tuple(int(graph.nodes[n].attrs.dilation[axis]) for n in chain)  # type: ignore[arg-type]
             if max(rates) == 1:
                 continue
             missing, span = holes(kernels, rates)

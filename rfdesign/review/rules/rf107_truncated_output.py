@@ -10,7 +10,7 @@ from rfdesign.review.finding import Finding
 from rfdesign.review.rule import rule
 from rfdesign.review.rules._text import along, names, size_text, unit_words
 from rfdesign.rf.analysis import Analysis, analyze
-from rfdesign.spec import ops
+from rfdesign import ops
 from rfdesign.spec.graph import INPUT, Graph
 
 SEARCH = 64
@@ -27,7 +27,7 @@ def truncating_layers(analysis: Analysis) -> list[tuple[str, int, int]]:
         in_size = analysis.input_size if source == INPUT else analysis.layers[source].output_size
         assert layer.geometry.padding is not None
         for axis, (n, m) in enumerate(zip(in_size, layer.output_size)):
-            stride, kernel, dilation = node.stride[axis], node.kernel[axis], node.dilation[axis]
+            stride, kernel, dilation = node.attrs.stride[axis], node.attrs.kernel[axis], node.attrs.dilation[axis]
             end = (m - 1) * stride - layer.geometry.padding[axis][0] + dilation * (kernel - 1)  # type: ignore[operator]
             if end < n - 1:
                 found.append((name, axis, n - 1 - end))

@@ -8,7 +8,7 @@ from math import prod
 from rfdesign.review.context import ReviewContext
 from rfdesign.review.finding import Finding
 from rfdesign.review.rule import rule
-from rfdesign.spec import ops
+from rfdesign import ops
 from rfdesign.spec.graph import INPUT
 
 
@@ -41,20 +41,20 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
     analysis = ctx.analysis
     for name, layer in analysis.layers.items():
         node = layer.node
-        if node.op != ops.CONV or len(set(node.kernel)) != 1 or set(node.dilation) != {1}:
+        if node.op != ops.CONV or len(set(node.attrs.kernel)) != 1 or set(node.attrs.dilation) != {1}:
             continue
-        kernel = int(node.kernel[0])  # type: ignore[arg-type]
+        kernel = int(node.attrs.kernel[0])  # type: ignore[arg-type]
         if kernel < 5 or kernel % 2 == 0:
             continue
         source = node.inputs[0]
         in_size = analysis.input_size if source == INPUT else analysis.layers[source].output_size
         in_channels = analysis.graph.input_channels if source == INPUT else analysis.layers[source].channels
         out_channels = layer.channels
-        groups = in_channels if node.groups == "depthwise" else int(node.groups)
+        groups = node.attrs.group_count(in_channels)
         dims = len(layer.output_size)
         taps = 3**dims
         depth = (kernel - 1) // 2
-        bias = out_channels if node.bias else 0
+        bias = out_channels if node.attrs.bias else 0
         first = taps * (in_channels // groups) * out_channels  # Cin -> Cout
         later = taps * (out_channels // groups) * out_channels  # Cout -> Cout
         stack_params = first + (depth - 1) * later + depth * bias
@@ -70,7 +70,7 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
             f"3x3 convs with the stride on the last reach the same receptive field and stride with {stack_params:,} "
             f"params ({saving:.0%} fewer); multiply-adds {layer.flops:,} -> {stack_flops:,}",
             layer=name,
-            fix=f"replace it by {depth} stacked 3x3 convs (padding 1), stride {node.stride[0]} on the last",
+            fix=f"replace it by {depth} stacked 3x3 convs (padding 1), stride {node.attrs.stride[0]} on the last",
             params=layer.params,
             alternative_params=stack_params,
             saving=round(saving, 4),
