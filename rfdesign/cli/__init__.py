@@ -66,7 +66,7 @@ def parse_ints(text: str | None, what: str, minimum: int = 0) -> tuple[int, ...]
     return values
 
 
-ORDER = ("analyze", "check", "rule", "solve", "propose", "import", "export", "verify", "schema")
+ORDER = ("analyze", "check", "rule", "solve", "propose", "sweep", "import", "export", "verify", "schema")
 
 
 class _Group(click.Group):
@@ -592,6 +592,44 @@ def propose(input_size: str, dims: int, input_channels: int, rf: str, output_siz
             click.echo(f"wrote {template_out}", err=True)
     problem = build_problem(parse_spec(text, template_out or "<proposed template>"))
     _run_solve(problem, fmt, timeout, out_dir, force, quiet, method)
+
+
+@main.command()
+@click.argument("sweep_file", metavar="SWEEP.yaml")
+@click.option("-o", "--out", "out_path", metavar="FILE", help="Write the table here: .csv, or .parquet (pyarrow).")
+@click.option("--pareto", metavar="OBJECTIVES",
+              help="Mark the non-dominated designs over 2 or 3 of params, flops, depth, rf_margin (e.g. params,flops); "
+                   "with -o, also write them to FILE's name + .pareto.")
+@click.option("--plot", "plot_path", metavar="FILE", help="Draw the Pareto front to FILE (.png, .svg, .pdf; needs "
+              "matplotlib). Objectives: --pareto's, else params,flops.")
+@click.option("--store", "store_dir", metavar="DIR",
+              help="Where finished points are kept for resuming [default: SWEEP.sweep-store beside the file].")
+@click.option("--force", is_flag=True, help="Solve every point again, and overwrite files that exist.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Local processes [default: one per core; 1: no pool].")
+@click.option("--scheduler", metavar="ADDRESS", envvar="RFDESIGN_SCHEDULER", show_envvar=True,
+              help="Run on this Dask scheduler (tcp://HOST:8786) instead of a local pool.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per point (overrides the file's `timeout`).")
+@click.option("--show", type=click.Choice(["all", "front", "none"]),
+              help="Rows to print [default: front with --pareto, else all].")
+@click.option("--dry-run", is_flag=True, help="List the points and how many are stored; solve nothing.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@handle_errors
+def sweep(sweep_file: str, out_path: str | None, pareto: str | None, plot_path: str | None, store_dir: str | None,
+          force: bool, jobs: int | None, scheduler: str | None, timeout: float | None, show: str | None,
+          dry_run: bool, quiet: bool) -> None:
+    """Solve a family of problems: templates x axes, a results table, a Pareto front.
+
+    \b
+    SWEEP.yaml names templates (specs with holes, or `propose` options) and
+    axes to vary (docs/sweep.md). Finished points are stored by content
+    hash, so a rerun after a crash or Ctrl-C solves only what is missing.
+    Exit codes: 0 every point has a result, 1 some point failed, 2 bad
+    input, 130 interrupted.
+    """
+    from rfdesign.cli.sweep_command import run_command
+
+    run_command(sweep_file, out_path, pareto, plot_path, store_dir, force, jobs, scheduler, timeout, show, dry_run,
+                quiet)
 
 
 @main.command()
