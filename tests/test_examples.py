@@ -43,3 +43,12 @@ def test_residual_block_analyzes(monkeypatch):
     data = json.loads(CliRunner().invoke(main, ["analyze", "examples/residual_block.yaml", "-f", "json"]).stdout)
     assert data["output"] == "stage3" and data["effective_stride"] == [8, 8]
     assert data["receptive_field_min"] == [3, 3]  # the identity shortcuts bypass every conv but the stem
+
+
+def test_backbone_sweep_runs(monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(main, ["sweep", "examples/backbone_sweep.yaml", "--pareto", "params,flops", "-q",
+                                       "--store", str(tmp_path / "store"), "-o", str(tmp_path / "results.csv")])
+    assert result.exit_code == 0, result.output
+    assert "27 points (grid) over 3 template(s): 21 optimal, 6 infeasible" in result.stdout
+    assert (tmp_path / "results.pareto.csv").exists()

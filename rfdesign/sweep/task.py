@@ -19,6 +19,8 @@ is a bug and propagates, so it is retried and reported, never stored.
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,9 @@ from rfdesign.sweep.options import Options
 from rfdesign.sweep.points import Template
 
 Result = dict[str, Any]
+
+# one solve at a time per process: z3's default context is shared by every thread and is not thread-safe
+_SOLVING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,27 @@ def rf_margin(receptive_field: tuple[int, ...], bounds: Any) -> int:
     return min(margins)
 
 
+def _fresh_z3_context() -> None:
+    """Start the next z3 solve from a new default context.
+
+    Among designs of equal cost, the one z3 returns depends on the terms its context already holds,
+    so without this a point's answer would depend on which points its worker solved before. z3 keeps
+    the default context in a module global with no public way to renew it; if that changes, points
+    are still solved exactly, only ties may be broken differently from run to run.
+    """
+    module = sys.modules.get("z3.z3")
+    if module is not None and hasattr(module, "_main_ctx"):
+        module._main_ctx = None
+
+
 def solve_point(task: PointTask) -> Result:
     """Solve one point (see the module docstring). Pure: the same task always gives the same result."""
+    with _SOLVING:
+        _fresh_z3_context()
+        return _solve_point(task)
+
+
+def _solve_point(task: PointTask) -> Result:
     from rfdesign.rf.report import number
     from rfdesign.solve.fill import proposal_text
     from rfdesign.solve.search import solve
