@@ -137,7 +137,7 @@ axes: {input_size: [64], receptive_field: ["30:40"]}
         ("template: {propose: {}}\nsample: {random: 0}\n", (2, 18), ["random"]),
         ("template: {propose: {}}\naxes: {input_size: [64], objective: [params, latency]}\n", (2, 46),
          ["objective", "latency"]),
-        ("template: {propose: {}}\naxes: {receptive_field: [30:40]}\n", (1, 1), ["needs `input_size`"]),
+        ("template: {propose: {}}\naxes: {receptive_field: [30:40]}\n", (1, 11), ["needs `input_size`"]),
     ],
 )
 def test_errors_are_located(sweep_file, text, where, words):

@@ -171,3 +171,33 @@ def test_plot_of_the_front(sweep_path, tmp_path):
     again = CliRunner().invoke(main, ["sweep", sweep_path, "--pareto", "params,rf_margin", "--plot", str(picture),
                                       "-q"])
     assert again.exit_code == 0, again.output  # its own picture may be replaced
+
+
+def test_ctrl_c_keeps_what_finished_and_the_rerun_solves_the_rest(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "head.yaml").write_text(HEAD)
+    path = tmp_path / "long.yaml"
+    path.write_text(SWEEP.replace("input_size: [32, 48, 64]", "input_size: {from: 32, to: 160, step: 8}"))
+    store = tmp_path / "long.sweep-store"
+    command = [sys.executable, "-m", "rfdesign", "sweep", str(path), "-j", "2", "--show", "none"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(store.glob("*/*.json"))) < 10:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted:" in stderr and "rerun the same command to resume" in stderr
+    assert "Traceback" not in stderr
+    stored = len(list(store.glob("*/*.json")))
+    total = len(load_sweep(str(path)).points)
+    assert 10 <= stored < total
+    assert not list(store.glob("*/*.tmp")) and not list(store.glob("*/.*"))  # no half-written file
+    rerun = subprocess.run(command + ["-q"], capture_output=True, text=True, timeout=120, env=os.environ)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{stored} from the store, {total - stored} solved" in rerun.stdout

@@ -327,12 +327,13 @@ def _check_point(template: Template, options: Options, positions: Positions, val
                 )
     if template.kind == "propose":
         if options.get("input_size") is None:
-            raise SpecError("a propose template needs `input_size` (in `options:`, `propose:` or an axis)",
-                            positions.locate(()))
+            raise SpecError(f"propose template `{template.name}` needs `input_size` (in `options:`, `propose:` "
+                            "or an axis)", positions.locate(template.source))
         if not any(options.get(name) is not None for name in ("receptive_field", "output_size", "effective_stride")):
             raise SpecError(
-                "a propose point needs a target: `receptive_field`, `output_size` or `effective_stride`",
-                positions.locate(()),
+                f"propose template `{template.name}` needs a target: `receptive_field`, `output_size` or "
+                "`effective_stride` (in `options:`, `propose:` or an axis)",
+                positions.locate(template.source),
             )
         sizes, dims = options["input_size"], options.get("dims")
         if dims is not None and len(sizes) > 1 and len(sizes) != dims:

@@ -191,14 +191,28 @@ def _pool(tasks: list[PointTask], workers: int) -> Iterator[Outcome]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+    finished = False
     try:
         futures = {pool.submit(solve_point, task): task.key for task in tasks}
         for future in as_completed(futures):
             key = futures.pop(future)
             error = future.exception()
             yield key, error if error is not None else future.result()
+        finished = True
     finally:
+        if not finished:
+            _stop_workers(pool)  # interrupted: the points in flight are lost anyway, do not wait for them
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: Any) -> None:
+    """End a pool's worker processes now (a point can take up to its timeout; Ctrl-C should not)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def _dask(tasks: list[PointTask], scheduler: Any) -> Iterator[Outcome]:
