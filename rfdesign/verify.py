@@ -435,6 +435,7 @@ def measure(
     default one-channel probe).
     See the module docstring for the method and limits.
     """
+    _check_start(graph, input_size, max_input, max_pixels)
     torch = require("torch", "torch")
     saved = torch.get_num_threads()
     if threads is not None:
@@ -444,6 +445,26 @@ def measure(
     finally:
         if threads is not None:
             torch.set_num_threads(saved)
+
+
+def _check_start(graph: Graph, input_size: Sequence[int] | None, max_input: int, max_pixels: int) -> None:
+    """Refuse, before torch allocates anything, a starting size beyond the measurement's caps."""
+    base = tuple(input_size) if input_size is not None else tuple(graph.input_size)
+    where = graph.input_location if input_size is None else None
+    for axis, n in enumerate(base):
+        if n > max_input:
+            raise SpecError(
+                f"verify measures inputs of up to {max_input:,} pixels along an axis; the input is {n:,} "
+                f"along axis {axis + 1}",
+                where,
+                "measure at a smaller --input-size (receptive fields do not depend on it, except with `same` padding)",
+            )
+    if math.prod(base) > max_pixels:
+        raise SpecError(
+            f"verify measures inputs of up to {max_pixels:,} pixels; the input has {math.prod(base):,}",
+            where,
+            "measure at a smaller --input-size",
+        )
 
 
 def _measure(

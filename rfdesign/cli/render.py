@@ -25,7 +25,11 @@ def axes_text(values: Sequence[Any]) -> str:
 
 
 def si(count: int) -> str:
-    """A count with an SI suffix: 1.2M, 3.4G."""
+    """A count with an SI suffix: 1.2M, 3.4G; from 10**15 on, scientific (1.23e+18), rounded exactly."""
+    if abs(count) >= 10**15:
+        from decimal import Decimal
+
+        return format(Decimal(count), ".2e")
     for limit, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k")):
         if abs(count) >= limit:
             return f"{count / limit:.2f}{suffix}"

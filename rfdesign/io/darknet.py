@@ -138,10 +138,9 @@ class _Shape:
 
 
 def _read_sections(path: str) -> list[_Section]:
-    try:
-        size = os.path.getsize(path)
-    except OSError as exc:
-        raise SpecError(f"cannot read Darknet cfg: {exc.strerror or exc}", Location(path)) from None
+    from rfdesign.spec.yamlload import regular_file_size
+
+    size = regular_file_size(path)
     if size > MAX_CFG_BYTES:
         raise SpecError(
             f"the file is {size} bytes; Darknet cfg files above {MAX_CFG_BYTES} are refused", Location(path)

@@ -172,10 +172,9 @@ def import_onnx(path: str, input_size: tuple[int, ...] | None = None, output: st
 
 
 def _load(onnx: Any, path: str) -> Any:
-    try:
-        size = os.path.getsize(path)
-    except OSError as exc:
-        raise SpecError(f"cannot read ONNX model: {exc.strerror or exc}", Location(path)) from None
+    from rfdesign.spec.yamlload import regular_file_size
+
+    size = regular_file_size(path)
     if size > MAX_MODEL_BYTES:
         raise SpecError(f"the file is {size} bytes, above protobuf's 2 GiB limit", Location(path))
     try:

@@ -35,7 +35,8 @@ from fractions import Fraction
 from typing import Any
 
 from rfdesign.rf.layer import LayerGeometry, resolve_layer
-from rfdesign.rf.maps import IDENTITY_GROUP, Group, centres, compose, union
+from rfdesign.errors import SpecError
+from rfdesign.rf.maps import IDENTITY_GROUP, MAX_PERIOD, Group, PeriodTooLong, centres, check_period, compose, union
 from rfdesign.spec.graph import INPUT, Graph, Node
 
 Region = tuple[Group, ...]  # one group per distinct effective stride
@@ -149,20 +150,15 @@ def _figures(region: Region, size: int, single_path: bool = False) -> AxisFigure
         twice_centre = lo + hi
         centre = twice_centre // 2 if twice_centre % 2 == 0 else Fraction(twice_centre, 2)
         return AxisFigures(extent, dmin + 1, extent, group.shift, -lo, centre, (lo, hi), 1)
-    period = region[0].period if len(region) == 1 else size
-    largest = smallest = shortest = None
+    period = 1
+    for g in region:
+        period = period * g.period // _gcd(period, g.period)
+    check_period(period)
     tracked = all(g.dmin is not None for g in region)
-    for v in range(min(period, size)):
-        los = [g.lo_at(v) for g in region]
-        his = [g.hi_at(v) for g in region]
-        lo = min((x for x in los if x is not None), default=None)
-        hi = max((x for x in his if x is not None), default=None)
-        if lo is None or hi is None:
-            continue
-        extent = hi - lo + 1
-        largest = extent if largest is None else max(largest, extent)
-        smallest = extent if smallest is None else min(smallest, extent)
-        if tracked:
+    largest, smallest = _extents_over_positions(region, size, period)
+    shortest = None
+    if tracked:  # dmin(v, v) repeats with each group's period: one common period of units holds every value
+        for v in range(min(period, size)):
             paths = [x for x in (g.dmin_at(v, v) for g in region) if x is not None]
             if paths:
                 shortest = min(paths) + 1 if shortest is None else min(shortest, min(paths) + 1)
@@ -183,6 +179,43 @@ def _figures(region: Region, size: int, single_path: bool = False) -> AxisFigure
     )
 
 
+def _extents_over_positions(region: Region, size: int, period: int) -> tuple[int | None, int | None]:
+    """The largest and smallest extent of the union of ``region``'s groups over units ``0 .. size - 1``.
+
+    One group repeats with its period. Groups of different strides drift
+    apart, so the extent depends on the position; for units ``u + q * period``
+    (one residue ``u``) each group's bounds are affine in ``q``, the extent
+    (the largest bound minus the smallest) is convex in ``q``: its maximum is
+    at an end and its minimum is found by bisection. The cost is
+    O(period x groups x log size), not O(size).
+    """
+    largest = smallest = None
+
+    def extent(v: int, live: list[Group]) -> int:
+        return max(g.hi_at(v) for g in live) - min(g.lo_at(v) for g in live) + 1  # type: ignore[type-var,operator]
+
+    for u in range(min(period, size)):
+        live = [g for g in region if g.lo_at(u) is not None]  # emptiness repeats with the period
+        if not live:
+            continue
+        last = (size - 1 - u) // period
+        if len(region) == 1:
+            low = high = extent(u, live)
+        else:
+            high = max(extent(u, live), extent(u + last * period, live))
+            start, stop = 0, last
+            while start < stop:  # the first q where the convex extent stops falling
+                middle = (start + stop) // 2
+                if extent(u + (middle + 1) * period, live) >= extent(u + middle * period, live):
+                    stop = middle
+                else:
+                    start = middle + 1
+            low = extent(u + start * period, live)
+        largest = high if largest is None else max(largest, high)
+        smallest = low if smallest is None else min(smallest, low)
+    return largest, smallest
+
+
 def _merge_alignment(regions: list[Region], axis: int) -> Misalignment | None:
     first = regions[0][0]
     if first.period == 1 and all(
@@ -201,6 +234,7 @@ def _merge_alignment(regions: list[Region], axis: int) -> Misalignment | None:
     for region in regions:
         for g in region:
             period = period * g.period // _gcd(period, g.period)
+    check_period(period)
     tables = [centres(region[0], period) for region in regions]
     offset = Fraction(0)
     for v in range(period):
@@ -265,8 +299,31 @@ def analyze(graph: Graph, input_size: tuple[int, ...] | None = None) -> Analysis
             gc.enable()
 
 
+#: the largest size of a feature map (the input's included) along one axis, and the most channels one may have
+MAX_AXIS_SIZE = 2**31 - 1
+MAX_CHANNELS = 2**24
+
+
+def _check_input(graph: Graph, size: tuple[int, ...], overridden: bool) -> None:
+    where = None if overridden else graph.input_location  # a size given on the command line has no spec line
+    for axis, n in enumerate(size):
+        if n > MAX_AXIS_SIZE:
+            raise SpecError(
+                f"the input size {n} on axis {axis + 1} is above the limit of {MAX_AXIS_SIZE:,} units",
+                where,
+                "analyse at a realistic size (--input-size)",
+            )
+    if graph.input_channels > MAX_CHANNELS:
+        raise SpecError(f"the input has {graph.input_channels} channels, above the limit of {MAX_CHANNELS:,}", where)
+
+
 def _analyze(graph: Graph, input_size: tuple[int, ...] | None) -> Analysis:
     size = tuple(input_size) if input_size is not None else graph.input_size
+    _check_input(graph, size, input_size is not None and tuple(input_size) != tuple(graph.input_size))
+    return _propagate(graph, size)
+
+
+def _propagate(graph: Graph, size: tuple[int, ...]) -> Analysis:
     dims = len(size)
     axes = range(dims)
     input_region: Region = (IDENTITY_GROUP,)
@@ -277,57 +334,80 @@ def _analyze(graph: Graph, input_size: tuple[int, ...] | None) -> Analysis:
     layers: dict[str, LayerResult] = {}
     total_params = total_flops = 0
     for name, node in graph.nodes.items():
-        sources = node.inputs
-        inputs = [state[s] for s in sources]
-        geometry = resolve_layer(
-            node,
-            [item[0] for item in inputs],
-            [item[1] for item in inputs],
-            *(state[reference][0] for reference in node.attrs.references()),
-        )
-        misalignment: list[Misalignment] = []
-        node_aligned = True
-        node_context = bool(geometry.gate_inputs)
-        for item in inputs:
-            node_aligned = node_aligned and item[3]
-            node_context = node_context or item[4]
-        maps = geometry.maps
-        single_path = inputs[0][5]
-        if maps:
-            source_regions = inputs[0][2]
-            node_regions = tuple(
-                tuple(compose(group, maps[axis]) for group in source_regions[axis]) for axis in axes
+        try:
+            result = _node(node, state, axes)
+        except PeriodTooLong as exc:
+            raise SpecError(
+                f"layer `{name}`: its units' regions repeat only every {exc.period:,} units (upsampling, resizing "
+                f"or transposed strides), more than the {MAX_PERIOD:,} that rfdesign follows",
+                node.location,
+                "use integer upsampling factors and strides of a realistic size",
+            ) from None
+        layers[name], state[name] = result
+        geometry = result[0].geometry
+        if geometry.channels > MAX_CHANNELS:
+            raise SpecError(
+                f"layer `{name}` has {geometry.channels} channels, above the limit of {MAX_CHANNELS:,}", node.location
             )
-        else:
-            gates = geometry.gate_inputs
-            spatial = [item for i, item in enumerate(inputs) if i not in gates] if gates else inputs
-            single_path = len(spatial) == 1 and spatial[0][5]
-            axes_regions = []
-            for axis in axes:
-                branch_regions = [item[2][axis] for item in spatial]
-                simple = _merge_simple(branch_regions)
-                if simple is not None:
-                    region, twice_offset = simple
-                    if twice_offset:
-                        stride = Fraction(region[0].shift)
-                        misalignment.append(
-                            Misalignment(axis, (stride,) * len(branch_regions), Fraction(twice_offset, 2))
-                        )
-                        node_aligned = False
-                    axes_regions.append(region)
-                    continue
-                problem = _merge_alignment(branch_regions, axis)
-                if problem is not None:
-                    misalignment.append(problem)
-                    node_aligned = False
-                axes_regions.append(union([g for region in branch_regions for g in region]))
-            node_regions = tuple(axes_regions)
-        output_size = geometry.output_size
-        figures = tuple(_figures(node_regions[axis], output_size[axis], single_path) for axis in axes)
-        layers[name] = LayerResult(
-            node, geometry, node_regions, figures, node_aligned, tuple(misalignment), node_context
-        )
-        state[name] = (output_size, geometry.channels, node_regions, node_aligned, node_context, single_path)
+        if max(geometry.output_size) > MAX_AXIS_SIZE:
+            raise SpecError(
+                f"layer `{name}` outputs {'x'.join(map(str, geometry.output_size))}, above the limit of "
+                f"{MAX_AXIS_SIZE:,} units along an axis",
+                node.location,
+            )
         total_params += geometry.params
         total_flops += geometry.flops
     return Analysis(graph, size, layers, graph.outputs, total_params, total_flops)
+
+
+def _node(node: Node, state: dict[str, Any], axes: range) -> tuple[LayerResult, Any]:
+    """One node's result and its state entry, from its inputs' states."""
+    sources = node.inputs
+    inputs = [state[s] for s in sources]
+    geometry = resolve_layer(
+        node,
+        [item[0] for item in inputs],
+        [item[1] for item in inputs],
+        *(state[reference][0] for reference in node.attrs.references()),
+    )
+    misalignment: list[Misalignment] = []
+    node_aligned = True
+    node_context = bool(geometry.gate_inputs)
+    for item in inputs:
+        node_aligned = node_aligned and item[3]
+        node_context = node_context or item[4]
+    maps = geometry.maps
+    single_path = inputs[0][5]
+    if maps:
+        source_regions = inputs[0][2]
+        node_regions = tuple(
+            tuple(compose(group, maps[axis]) for group in source_regions[axis]) for axis in axes
+        )
+    else:
+        gates = geometry.gate_inputs
+        spatial = [item for i, item in enumerate(inputs) if i not in gates] if gates else inputs
+        single_path = len(spatial) == 1 and spatial[0][5]
+        axes_regions = []
+        for axis in axes:
+            branch_regions = [item[2][axis] for item in spatial]
+            simple = _merge_simple(branch_regions)
+            if simple is not None:
+                region, twice_offset = simple
+                if twice_offset:
+                    stride = Fraction(region[0].shift)
+                    misalignment.append(
+                        Misalignment(axis, (stride,) * len(branch_regions), Fraction(twice_offset, 2))
+                    )
+                    node_aligned = False
+                axes_regions.append(region)
+                continue
+            problem = _merge_alignment(branch_regions, axis)
+            if problem is not None:
+                misalignment.append(problem)
+                node_aligned = False
+            axes_regions.append(union([g for region in branch_regions for g in region]))
+        node_regions = tuple(axes_regions)
+    output_size = geometry.output_size
+    figures = tuple(_figures(node_regions[axis], output_size[axis], single_path) for axis in axes)
+    layer = LayerResult(node, geometry, node_regions, figures, node_aligned, tuple(misalignment), node_context)
+    return layer, (output_size, geometry.channels, node_regions, node_aligned, node_context, single_path)

@@ -18,10 +18,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from rfdesign.errors import SpecError
 from rfdesign.rf.analysis import Analysis, LayerResult
 from rfdesign.spec.graph import INPUT
 
 Units = set[int]
+
+#: the longest axis (of the input or of any layer) that the walk marks unit by unit
+MAX_COVERAGE_UNITS = 1 << 20
 
 
 def _taps(layer: LayerResult, axis: int, units: Units, in_size: int) -> Units:
@@ -33,10 +37,31 @@ def _taps(layer: LayerResult, axis: int, units: Units, in_size: int) -> Units:
     return {u for u in result if 0 <= u < in_size}
 
 
+def _check_size(analysis: Analysis) -> None:
+    """Refuse, before marking anything, an axis too long to walk unit by unit."""
+    longest, where = max(analysis.input_size), None
+    for layer in analysis.layers.values():
+        if max(layer.output_size) > longest:
+            longest, where = max(layer.output_size), layer
+    if longest <= MAX_COVERAGE_UNITS:
+        return
+    what = f"layer `{where.name}` outputs" if where is not None else "the input is"
+    raise SpecError(
+        f"{what} {longest:,} units along an axis; finding the pixels no output unit sees (rules RF103 and RF107) "
+        f"walks every unit, and does so up to {MAX_COVERAGE_UNITS:,}",
+        where.node.location if where is not None else analysis.graph.input_location,
+        "check at a smaller --input-size, or skip those rules with --ignore RF103,RF107",
+    )
+
+
 def window_has_gaps(kernel: int, stride: int, dilation: int) -> bool:
     """Whether neighbouring windows of one layer leave units of its input unread."""
-    taps = {v * stride + j * dilation for v in range(3) for j in range(kernel)}
-    return len(taps) != max(taps) - min(taps) + 1
+    # the taps of units 0, 1, 2 (v * stride + j * dilation) in closed form, so a huge kernel costs nothing
+    if kernel == 1:
+        return stride > 1
+    if dilation == 1:
+        return stride > kernel
+    return stride != 1 or dilation > 3  # pixel 1 needs stride 1; then units 0, 1, 2 fill gaps of up to 3
 
 
 def _input_size(analysis: Analysis, name: str) -> tuple[int, ...]:
@@ -58,6 +83,7 @@ def coverage(analysis: Analysis, outputs: Iterable[str] | None = None) -> Covera
     """Walk back from every unit of ``outputs`` (default: the primary output)."""
     dims = len(analysis.input_size)
     names = list(outputs) if outputs is not None else [analysis.outputs[0]]
+    _check_size(analysis)
     needed: dict[str, list[Units]] = {}
     for name in names:
         size = analysis.layers[name].output_size

@@ -37,39 +37,84 @@ from math import gcd
 Bound = int | None  # None marks an empty region
 
 
+#: the longest period an index map may have (an upsample by f, or a transposed stride f, has period f;
+#: composition takes least common multiples). Every loop over a period is bounded by it.
+MAX_PERIOD = 1 << 16
+
+
+class PeriodTooLong(ValueError):
+    """A map whose period is above :data:`MAX_PERIOD`; the analysis turns it into a located SpecError."""
+
+    def __init__(self, period: int):
+        super().__init__(f"the index map repeats only every {period} units, more than the {MAX_PERIOD} tracked")
+        self.period = period
+
+
+def check_period(period: int) -> int:
+    """``period``, or :class:`PeriodTooLong` when it is above :data:`MAX_PERIOD`."""
+    if period > MAX_PERIOD:
+        raise PeriodTooLong(period)
+    return period
+
+
 @dataclass(frozen=True, slots=True)
 class OpMap:
     """The map of one op along one axis: output unit -> the input units it reads (its taps).
 
-    ``taps[r]`` lists the taps of unit ``r`` of one period (empty for a unit
-    that reads nothing); unit ``v + Q`` reads the taps of ``v`` shifted by ``R``.
+    ``taps[r]`` is the arithmetic progression (a ``range``) of the taps of unit
+    ``r`` of one period (empty for a unit that reads nothing); unit ``v + Q``
+    reads the taps of ``v`` shifted by ``R``. A range, not a tuple, so that a
+    window as long as a huge input (a global pool) costs nothing to describe.
     """
 
     period: int
     shift: int
-    taps: tuple[tuple[int, ...], ...]
+    taps: tuple[range, ...]
 
-    def taps_at(self, v: int) -> tuple[int, ...]:
+    def taps_at(self, v: int) -> range:
         q, r = divmod(v, self.period)
         offset = q * self.shift
-        return tuple(t + offset for t in self.taps[r])
+        taps = self.taps[r]
+        return range(taps.start + offset, taps.stop + offset, taps.step)
 
 
 @lru_cache(maxsize=4096)
 def window_map(stride: int, pad_before: int, effective_kernel: int, dilation: int = 1) -> OpMap:
     """Convolution and pooling: unit v reads v*s - p + j*d for every kernel tap j."""
-    return OpMap(1, stride, (tuple(range(-pad_before, effective_kernel - pad_before, dilation)),))
+    return OpMap(1, stride, (range(-pad_before, effective_kernel - pad_before, dilation),))
 
 
 @lru_cache(maxsize=1024)
 def transposed_map(stride: int, crop_before: int, kernel: int, dilation: int) -> OpMap:
-    """Transposed convolution: output v receives input i when i*s + j*d = v + crop, 0 <= j < k."""
+    """Transposed convolution: output v receives input i when i*s + j*d = v + crop, 0 <= j < k.
+
+    The taps j with j*d = v + crop (mod s) step by s/g (g = gcd(d, s)), so the
+    sources of one output unit step by d/g: a range, found without a loop over k.
+    """
+    check_period(stride)
+    g = gcd(dilation, stride)
+    step_j = stride // g
     taps = []
     for v in range(stride):
         target = v + crop_before
-        sources = {(target - j * dilation) // stride for j in range(kernel) if (target - j * dilation) % stride == 0}
-        taps.append(tuple(sorted(sources)))
+        first = _first_tap(target, dilation, stride, g)
+        if first is None or first >= kernel:
+            taps.append(range(0))
+            continue
+        last = first + (kernel - 1 - first) // step_j * step_j
+        low, high = (target - last * dilation) // stride, (target - first * dilation) // stride
+        taps.append(range(low, high + 1, dilation // g))
     return OpMap(stride, 1, tuple(taps))
+
+
+def _first_tap(target: int, dilation: int, stride: int, g: int) -> int | None:
+    """The smallest j >= 0 with j * dilation = target (mod stride), None when there is none."""
+    if target % g:
+        return None
+    modulus = stride // g
+    if modulus == 1:
+        return 0
+    return (target // g) * pow(dilation // g, -1, modulus) % modulus
 
 
 @lru_cache(maxsize=1024)
@@ -80,20 +125,42 @@ def resample_map(numerator: int, denominator: int, offset: Fraction, linear: boo
     ``floor(src) + 1`` (the second only where its weight is non-zero).
     """
     g = gcd(numerator, denominator)
-    period = denominator // g
+    period = check_period(denominator // g)
     shift = numerator // g
     taps = []
     for v in range(period):
         src = Fraction(v * numerator, denominator) + offset
         base = src.numerator // src.denominator
-        taps.append((base, base + 1) if linear and src != base else (base,))
+        taps.append(range(base, base + 2) if linear and src != base else range(base, base + 1))
     return OpMap(period, shift, tuple(taps))
 
 
 @lru_cache(maxsize=1024)
 def shift_map(offset: int) -> OpMap:
     """Padding (offset < 0) or cropping (offset > 0): unit v is input unit v + offset."""
-    return OpMap(1, 1, ((offset,),))
+    return OpMap(1, 1, (range(offset, offset + 1),))
+
+
+def extremes_by_residue(taps: range, period: int) -> dict[int, tuple[int, int]]:
+    """For each residue modulo ``period`` among ``taps``, its smallest and largest tap.
+
+    The residues of an arithmetic progression repeat after at most ``period``
+    terms, so the first and the last ``period`` taps hold every extreme: the
+    cost is O(period), whatever the length of the window.
+    """
+    found: dict[int, tuple[int, int]] = {}
+    count = len(taps)
+    head = taps[: min(count, period)]
+    tail = taps[max(count - period, 0) :]
+    for tap in head:
+        residue = tap % period
+        if residue not in found:
+            found[residue] = (tap, tap)
+    for tap in tail:
+        low, high = found[tap % period]
+        if tap > high:
+            found[tap % period] = (low, tap)
+    return found
 
 
 #: above this period the Q x Q shortest-path table is not kept (receptive_field_min is then unknown)
@@ -174,22 +241,25 @@ def compose(group: Group, op: OpMap) -> Group:
             (dmin + (hi_op - lo_op) * scale,),
         )
     repeat = group.period // gcd(group.period, op.shift) if op.shift else 1
-    period = op.period * repeat
+    period = check_period(op.period * repeat)
     shift = group.shift * (op.shift * repeat // group.period)
     lo: list[Bound] = []
     hi: list[Bound] = []
-    seen: list[tuple[int, ...]] = []  # the taps of each unit whose regions are not empty
+    # per unit, the extreme taps per residue of the input's period whose regions are not empty: regions move
+    # forward within a residue class (lo(x + Q) = lo(x) + R, R >= 0), so only these can give a unit's extent
+    rows: list[list[int]] = []  # the largest such tap per residue
+    cols: list[list[int]] = []  # the smallest
     for v in range(period):
-        taps = tuple(x for x in op.taps_at(v) if group.lo_at(x) is not None)
-        seen.append(taps)
-        lo.append(min(group.lo_at(x) for x in taps) if taps else None)  # type: ignore[type-var]
-        hi.append(max(group.hi_at(x) for x in taps) if taps else None)  # type: ignore[type-var]
+        found = extremes_by_residue(op.taps_at(v), group.period)
+        kept = [pair for residue, pair in found.items() if group.lo[residue] is not None]
+        rows.append([high for _, high in kept])
+        cols.append([low for low, _ in kept])
+        lo.append(min(group.lo_at(low) for low, _ in kept) if kept else None)  # type: ignore[type-var]
+        hi.append(max(group.hi_at(high) for _, high in kept) if kept else None)  # type: ignore[type-var]
     dmin: list[Bound] | None = None
     if group.dmin is not None and period <= MAX_TRACKED_PERIOD:
         # dmin(a + Q, b) = dmin(a, b) + R with R >= 0: per residue of the input's period only the
         # largest row tap and the smallest column tap can give the maximum (keeps global pools linear)
-        rows = [_extreme_per_residue(taps, group.period, max) for taps in seen]
-        cols = [_extreme_per_residue(taps, group.period, min) for taps in seen]
         dmin = []
         for x in range(period):
             for y in range(period):
@@ -198,15 +268,6 @@ def compose(group: Group, op: OpMap) -> Group:
                 dmin.append(max(present) if present else None)
     return Group(period, shift, tuple(lo), tuple(hi), None if dmin is None else tuple(dmin),
                  any(value is None for value in lo))
-
-
-def _extreme_per_residue(taps: tuple[int, ...], period: int, pick) -> list[int]:  # noqa: ANN001
-    """For each residue modulo ``period`` among ``taps``, its largest (``max``) or smallest (``min``) tap."""
-    best: dict[int, int] = {}
-    for tap in taps:
-        residue = tap % period
-        best[residue] = tap if residue not in best else pick(best[residue], tap)
-    return list(best.values())
 
 
 def _min(a: Bound, b: Bound) -> Bound:
@@ -263,7 +324,7 @@ def union(groups: list[Group]) -> tuple[Group, ...]:
                 (min(other.dmin[0], group.dmin[0]),),  # type: ignore[type-var]
             )
             continue
-        period = other.period * group.period // gcd(other.period, group.period)
+        period = check_period(other.period * group.period // gcd(other.period, group.period))
         a, b = other.extend(period), group.extend(period)
         lo = tuple(_min(x, y) for x, y in zip(a.lo, b.lo))
         dmin = None

@@ -199,7 +199,11 @@ class Expander:
                     self.locate(layer.path + ("name",)),
                 )
             sources = self._source_refs(layer, previous)
+            before = len(self.nodes)
+            self._check_room(layer, before, 1)
             for copy in range(1, layer.repeat + 1):
+                if copy == 2:  # the first copy says how many nodes each copy adds: refuse before making the rest
+                    self._check_room(layer, before, len(self.nodes) - before)
                 local = layer.base_name if layer.repeat == 1 else f"{layer.base_name}_{copy}"
                 is_output = layer.index == output_index and copy == layer.repeat
                 global_name = output_name if is_output else scope.prefix + local
@@ -217,6 +221,15 @@ class Expander:
                     raise SpecError(f"duplicate layer name `{layer.base_name}`", self.locate(layer.path))
                 scope.local[layer.base_name] = previous
         return previous
+
+    def _check_room(self, layer: _Layer, before: int, per_copy: int) -> None:
+        """Refuse a ``repeat`` whose copies would pass the node limit, before expanding them."""
+        if before + max(per_copy, 1) * layer.repeat > MAX_NODES:
+            raise SpecError(
+                f"`repeat: {layer.repeat}` makes the spec expand to more than {MAX_NODES} layers",
+                self.locate(layer.path + ("repeat",)),
+                "a network this deep is not analysed layer by layer; lower `repeat`",
+            )
 
     def _source_refs(self, layer: _Layer, previous: str) -> list[tuple[str, Path | None]]:
         value = layer.model.from_

@@ -14,6 +14,8 @@ nesting depth, total node count, and the volume that aliases may expand to
 from __future__ import annotations
 
 import gc
+import os
+import stat
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,14 +77,40 @@ class Positions:
             path = path[:-1]
 
 
-def read_text(path: str, limits: Limits = Limits()) -> str:
-    """Read a file as UTF-8 text, enforcing the size limit."""
-    import os
+def regular_file_size(path: str) -> int:
+    """The size of the regular file at ``path``; a SpecError for anything else.
 
+    A FIFO, a device or a directory is refused before it is opened: opening a
+    FIFO with no writer blocks forever, and a device may never end.
+    """
     try:
-        size = os.path.getsize(path)
-    except OSError as exc:
-        raise SpecError(f"cannot read '{path}': {exc.strerror or exc}", Location(path)) from None
+        info = os.stat(path)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise SpecError(f"cannot read '{path}': {reason}", Location(path)) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _not_regular(path, info.st_mode)
+    return info.st_size
+
+
+def _not_regular(path: str, mode: int) -> SpecError:
+    kind = (
+        "a directory" if stat.S_ISDIR(mode)
+        else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a regular file"
+    )
+    return SpecError(
+        f"cannot read '{path}': it is {kind}, not a regular file",
+        Location(path),
+        "save the model or spec to a regular file and pass that",
+    )
+
+
+def read_text(path: str, limits: Limits = Limits()) -> str:
+    """Read a regular file as UTF-8 text, enforcing the size limit."""
+    size = regular_file_size(path)
     if size > limits.max_bytes:
         raise SpecError(
             f"file is {size / 2**20:.1f} MiB, larger than the {limits.max_bytes / 2**20:.0f} MiB limit for a spec",
@@ -90,7 +118,11 @@ def read_text(path: str, limits: Limits = Limits()) -> str:
             "a spec describes layers, not data; use blocks and `repeat` to keep it short",
         )
     try:
-        with open(path, "rb") as handle:
+        # non-blocking, and checked again once open: a file swapped for a FIFO in between cannot block
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise _not_regular(path, mode)
             data = handle.read(limits.max_bytes + 1)
     except OSError as exc:
         raise SpecError(f"cannot read '{path}': {exc.strerror or exc}", Location(path)) from None
