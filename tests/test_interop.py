@@ -68,7 +68,7 @@ def figures(graph):  # noqa: ANN001, ANN201
 @pytest.mark.parametrize("factory", sorted(MODELS))
 def test_torch_and_onnx_imports_agree(factory, tmp_path):
     size = MODELS[factory]
-    from_torch = import_torch(f"torch_models:{factory}", size)
+    from_torch = import_torch(f"torch_models:{factory}()", size)
     model = getattr(torch_models, factory)().eval()
     example = torch.zeros((1, from_torch.input_channels, *size))
     path = tmp_path / f"{factory}.onnx"

@@ -35,7 +35,7 @@ nn = torch.nn
 F = torch.nn.functional
 
 TESTS = Path(__file__).resolve().parent
-if str(TESTS) not in sys.path:  # the factories are imported by name, as `torch_models:<factory>`
+if str(TESTS) not in sys.path:  # the factories are imported by name, as `torch_models:<factory>()`
     sys.path.insert(0, str(TESTS))
 
 import torch_models  # noqa: E402
@@ -254,7 +254,7 @@ def measure_boxes(model: nn.Module, node: str, size: tuple[int, ...], channels: 
 @pytest.mark.parametrize("factory", list(MODELS))
 def test_model_against_forward_and_gradients(factory):
     import_size, probe_size, probe_node = MODELS[factory]
-    graph = import_torch(f"torch_models:{factory}", import_size)
+    graph = import_torch(f"torch_models:{factory}()", import_size)
     size = graph.input_size
     analysis = analyze(graph)
     model = build(factory)
@@ -312,7 +312,7 @@ def test_model_against_forward_and_gradients(factory):
 
 
 def test_notes_and_names():
-    graph = import_torch("torch_models:resnet", (64,))
+    graph = import_torch("torch_models:resnet()", (64,))
     assert graph.name == "resnet"
     assert graph.nodes["layer1.0.conv1"].note == "nn.Conv2d layer1.0.conv1 (torch.fx)"
     assert graph.nodes["layer1.0.add"].note == "operator.add in layer1.0 (torch.fx)"
@@ -324,7 +324,7 @@ def test_notes_and_names():
 
 
 def test_hook_fallback_says_so():
-    graph = import_torch("torch_models:dynamic", (40,))
+    graph = import_torch("torch_models:dynamic()", (40,))
     notes = [node.note for node in graph.nodes.values()]
     assert "torch.fx could not trace the model" in notes[0]
     assert all("(forward hooks" in note for note in notes)
@@ -335,14 +335,14 @@ def test_hook_fallback_says_so():
 
 
 def test_output_choice_and_did_you_mean():
-    graph = import_torch("torch_models:resnet", (64,), output="layer2.1.relu_2")
+    graph = import_torch("torch_models:resnet()", (64,), output="layer2.1.relu_2")
     assert graph.output == "layer2.1.relu_2"
     with pytest.raises(SpecError, match="did you mean `layer2.1.conv[12]`"):
-        import_torch("torch_models:resnet", (64,), output="layer2.1.conv")
+        import_torch("torch_models:resnet()", (64,), output="layer2.1.conv")
 
 
 def test_ops_read_from_the_assorted_model():
-    graph = import_torch("torch_models:assorted", (62,))
+    graph = import_torch("torch_models:assorted()", (62,))
     nodes = graph.nodes
     assert nodes["conv1"].attrs.padding == ((1, 1), (1, 1))  # padding="same"
     assert nodes["pad"].op == "pad" and nodes["pad"].attrs.padding == ((0, 1), (1, 2))
@@ -361,7 +361,7 @@ def test_ops_read_from_the_assorted_model():
 @pytest.mark.parametrize("factory", list(MODELS))
 def test_yaml_round_trip(factory):
     """`rfdesign import` writes the graph as a spec: the spec gives the same figures."""
-    graph = import_torch(f"torch_models:{factory}", MODELS[factory][0])
+    graph = import_torch(f"torch_models:{factory}()", MODELS[factory][0])
     text = dump(spec_dict(graph), "imported", notes_as_comments=True)
     again = parse_spec(text)
     a, b = analyze(graph), analyze(again)
@@ -372,21 +372,21 @@ def test_yaml_round_trip(factory):
 
 
 def test_sources_dispatch_and_defaults():
-    graph = load_graph("torch_models:tcn", input_size=(50,))
+    graph = load_graph("torch_models:tcn()", input_size=(50,))
     assert graph.input_size == (50,) and graph.input_channels == 2
-    assert import_torch("torch_models:video3d").input_size == (16, 112, 112)  # the 3-D default
+    assert import_torch("torch_models:video3d()").input_size == (16, 112, 112)  # the 3-D default
 
 
 @pytest.mark.parametrize(
     ("source", "size", "message"),
     [
-        ("torch_models:attention", (16,), r"Tensor.flatten 'flatten': reshapes \[1, 8, 16, 16\] to \[1, 8, 256\]"),
-        ("torch_models:not_a_module", None, "returned a int, not a torch.nn.Module"),
+        ("torch_models:attention()", (16,), r"Tensor.flatten 'flatten': reshapes \[1, 8, 16, 16\] to \[1, 8, 256\]"),
+        ("torch_models:not_a_module()", None, "returned a int, not a torch.nn.Module"),
         ("torch_models:resnett", None, "did you mean `resnet`"),
         ("no_such_package_xyz:model", None, "cannot import module 'no_such_package_xyz'"),
-        ("torch_models:resnet", (32, 32, 32), "does not fit a 2-D model"),
-        ("torch_models:unet", (20,), "running `unet` on a 1x1x20x20 input failed"),
-        ("torch_models:adaptive", (21,), "adaptive pooling from \\[19, 19\\] to \\[3, 3\\]: the sizes do not divide"),
+        ("torch_models:resnet()", (32, 32, 32), "does not fit a 2-D model"),
+        ("torch_models:unet()", (20,), "running `unet` on a 1x1x20x20 input failed"),
+        ("torch_models:adaptive()", (21,), "adaptive pooling from \\[19, 19\\] to \\[3, 3\\]: the sizes do not divide"),
         ("not a factory", None, "is not a PyTorch factory"),
     ],
 )
@@ -397,12 +397,12 @@ def test_errors_are_spec_errors(source, size, message):
 
 def test_unsupported_op_names_the_op_and_node():
     with pytest.raises(SpecError) as info:
-        import_torch("torch_models:attention", (16,))
-    assert str(info.value).startswith("torch_models:attention: error: Tensor.flatten 'flatten'")
-    graph = import_torch("torch_models:attention", (16,), output="conv")  # fine when the output is readable
+        import_torch("torch_models:attention()", (16,))
+    assert str(info.value).startswith("torch_models:attention(): error: Tensor.flatten 'flatten'")
+    graph = import_torch("torch_models:attention()", (16,), output="conv")  # fine when the output is readable
     assert list(graph.nodes) == ["conv"] and graph.outputs == ("conv",)
     with pytest.raises(SpecError, match=r"F.grid_sample 'grid_sample': unsupported op F.grid_sample"):
-        import_torch("torch_models:warp", (16,))
+        import_torch("torch_models:warp()", (16,))
 
 
 def test_no_convolution():
@@ -412,6 +412,6 @@ def test_no_convolution():
     sys.modules[class_source] = module
     try:
         with pytest.raises(SpecError, match="found no convolution"):
-            import_torch(f"{class_source}:mlp")
+            import_torch(f"{class_source}:mlp()")
     finally:
         del sys.modules[class_source]

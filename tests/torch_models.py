@@ -1,4 +1,4 @@
-"""Small hand-written torch models for tests/test_torch_import.py (imported as ``torch_models:<factory>``).
+"""Small hand-written torch models for tests/test_torch_import.py (imported as ``torch_models:<factory>()``).
 
 Each factory builds one architecture family at a small width, so a forward
 pass in float64 takes milliseconds. Modules that produce a squeeze-and-

@@ -5,8 +5,10 @@
 * ``*.yaml`` / ``*.yml``: a spec (docs/spec-format.md);
 * ``*.onnx``: an ONNX model (extra ``rfdesign[onnx]``);
 * ``*.cfg``: a Darknet cfg (no extra needed);
-* ``package.module:callable``: a PyTorch module factory, traced with torch.fx
-  (extra ``rfdesign[torch]``).
+* ``package.module:Model`` (an ``nn.Module`` class, or a builder registered by
+  torchvision or timm) or ``package.module:build(...)`` (any callable, written
+  as a call with literal arguments): a PyTorch model, traced with torch.fx
+  (extra ``rfdesign[torch]``; docs/interop.md says what is called, and how).
 
 For imported models ``input_size`` is the size the model is imported at; for
 specs it is left to the analysis (``--input-size`` overrides the spec's).
@@ -20,7 +22,7 @@ import re
 from rfdesign.errors import Location, SpecError
 from rfdesign.spec.graph import Graph
 
-FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\(.*\))?$")
 KINDS = {".yaml": "spec", ".yml": "spec", ".onnx": "onnx", ".cfg": "darknet"}
 
 
@@ -35,11 +37,12 @@ def source_kind(source: str) -> str:
         raise SpecError(
             f"cannot tell what kind of model '{source}' is from its extension",
             Location(source),
-            "use .yaml for a spec, .onnx for ONNX, .cfg for Darknet, or package.module:factory for PyTorch",
+            "use .yaml for a spec, .onnx for ONNX, .cfg for Darknet, or package.module:Model for PyTorch",
         )
     raise SpecError(
         f"no such file: '{source}'",
-        hint="for a PyTorch model write package.module:factory, e.g. torchvision.models:resnet50",
+        hint="for a PyTorch model write package.module:Model or package.module:build(), "
+        "e.g. torchvision.models:resnet50",
     )
 
 

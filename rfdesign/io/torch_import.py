@@ -75,15 +75,15 @@ head); ``output`` picks another node.
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from rfdesign.errors import Location, SpecError, require
-from rfdesign.io.naming import imported_attrs, unique_name
 from rfdesign import ops
+from rfdesign.io.foreign import first_line, foreign_code
+from rfdesign.io.naming import imported_attrs, unique_name
 from rfdesign.spec.graph import INPUT, Graph, Node, ancestors
 from rfdesign.spec.suggest import did_you_mean
 
@@ -272,121 +272,219 @@ class _Call:
 
 
 def import_torch(source: str, input_size: tuple[int, ...] | None = None, output: str | None = None) -> Graph:
-    """Read the PyTorch module built by ``source`` (``package.module:callable``) as a graph.
+    """Read the PyTorch module that ``source`` names (see :func:`parse_factory`) as a graph.
 
     ``input_size``: the size the model is imported at (one value for every
     spatial axis, or one per axis; default 224 per axis, 16 x 112 x 112 in
     3-D). ``output``: the primary output node (default: for each output of
     the model, the last node with spatial extent before it).
+
+    Only a model is called: an ``nn.Module`` subclass (with no arguments), a
+    builder registered by torchvision (``weights=None``) or timm
+    (``pretrained=False``), or a callable written as a call,
+    ``package.module:build(depth=18)``, with exactly the literal arguments
+    written. Nothing is called before that is checked, and it is called once.
+    Whatever the model's code raises, ``SystemExit`` and ``KeyboardInterrupt``
+    included, is a SpecError at ``source``.
     """
     torch = require("torch", "torch")
-    factory, name = _resolve(source)
-    return _Importer(torch, source, name, factory, input_size).run(output)
-
-
-def _resolve(source: str) -> tuple[Any, str]:
     location = Location(source)
-    how = "write package.module:callable, e.g. torchvision.models:resnet50"
-    if source.count(":") != 1:
-        raise SpecError(f"'{source}' is not a PyTorch factory", location, how)
-    module_name, attr = source.split(":")
-    if not re.fullmatch(r"[A-Za-z_][\w.]*", module_name) or not re.fullmatch(r"[A-Za-z_]\w*", attr):
-        raise SpecError(f"'{source}' is not a PyTorch factory", location, how)
+    with foreign_code(location, f"reading `{source}`", exceptions=False):
+        factory = _resolve(torch, source)
+        return _Importer(torch, source, factory, input_size).run(output)
+
+
+_HOW = "write package.module:Model (an nn.Module class) or package.module:build() (a call), e.g. torchvision.models:resnet50"
+_NAME = re.compile(r"[A-Za-z_][\w.]*")
+_ATTR = re.compile(r"[A-Za-z_]\w*")
+#: the longest argument list a factory source may carry
+MAX_CALL_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Factory:
+    """What a PyTorch source names: a module, an attribute in it, and the explicit call if one was written."""
+
+    module: str
+    attr: str
+    args: tuple[Any, ...] | None = None  # None: not written as a call
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+def parse_factory(source: str) -> Factory:
+    """``package.module:Name`` or ``package.module:name(literal, key=literal, ...)``; a SpecError otherwise."""
+    import ast
+
+    location = Location(source)
+    module_name, colon, rest = source.partition(":")
+    attr, paren, call = rest.partition("(")
+    if not colon or not _NAME.fullmatch(module_name) or not _ATTR.fullmatch(attr):
+        raise SpecError(f"'{source}' is not a PyTorch factory", location, _HOW)
+    if not paren:
+        return Factory(module_name, attr)
+    if len(call) > MAX_CALL_CHARS or not call.endswith(")"):
+        raise SpecError(f"'{source}': the call must end with ')' and be shorter than {MAX_CALL_CHARS} characters",
+                        location)
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
+        tree = ast.parse(f"f({call}", mode="eval").body
+        assert isinstance(tree, ast.Call)
+        if any(isinstance(arg, ast.Starred) for arg in tree.args) or any(k.arg is None for k in tree.keywords):
+            raise ValueError("* and ** are not allowed")
+        args = tuple(ast.literal_eval(arg) for arg in tree.args)
+        kwargs = tuple((k.arg, ast.literal_eval(k.value)) for k in tree.keywords)
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as exc:
         raise SpecError(
-            f"cannot import module '{module_name}': {exc}", location, "is the package installed in this environment?"
+            f"'{source}': the arguments must be Python literals (numbers, strings, True/False/None, lists, tuples, "
+            f"dicts), written as name(1, key='a') ({first_line(exc)})",
+            location,
         ) from None
-    except Exception as exc:  # the module itself failed while importing
-        raise SpecError(f"importing module '{module_name}' failed: {type(exc).__name__}: {exc}", location) from None
-    if not hasattr(module, attr):
+    return Factory(module_name, attr, args, kwargs)
+
+
+def _resolve(torch: Any, source: str) -> Any:
+    """The zero-argument builder for ``source``, checked to be a model before anything is called."""
+    import importlib
+    import inspect
+
+    spec = parse_factory(source)
+    location = Location(source)
+    with foreign_code(location, f"importing module '{spec.module}'"):
+        try:
+            module = importlib.import_module(spec.module)
+        except ImportError as exc:
+            missing = getattr(exc, "name", None)
+            if missing and (spec.module == missing or spec.module.startswith(missing + ".")):
+                raise SpecError(
+                    f"cannot import module '{spec.module}': {first_line(exc)}",
+                    location,
+                    "is the package installed in this environment, or its directory on PYTHONPATH? (docs/interop.md)",
+                ) from None
+            raise
+    if not hasattr(module, spec.attr):
         names = [n for n in dir(module) if not n.startswith("_")]
         raise SpecError(
-            f"module '{module_name}' has no callable '{attr}'",
+            f"module '{spec.module}' has no attribute '{spec.attr}'",
             location,
-            did_you_mean(attr, names) or "name a function or class that builds the nn.Module",
+            did_you_mean(spec.attr, names) or "name an nn.Module class, or a function written as a call: build()",
         )
-    factory = getattr(module, attr)
-    if not callable(factory):
-        raise SpecError(f"'{source}' is not callable", location, "name a function or class that builds the nn.Module")
-    return factory, attr
+    target = getattr(module, spec.attr)
+    if spec.args is not None:
+        if not callable(target):
+            raise SpecError(f"'{spec.module}:{spec.attr}' is not callable", location)
+        kwargs = dict(spec.kwargs)
+        _check_arguments(target, spec.args, kwargs, source)
+        return lambda: target(*spec.args, **kwargs)
+    if inspect.isclass(target) and issubclass(target, torch.nn.Module):
+        _check_arguments(target, (), {}, source)
+        return target
+    registered = _registered_builder(target, spec.attr)
+    if registered is not None:
+        return registered
+    kind = ("class" if inspect.isclass(target) else "function" if inspect.isroutine(target)
+            else "callable object" if callable(target) else type(target).__name__)
+    raise SpecError(
+        f"'{source}' is a {kind}, not an nn.Module class or a model builder registered by torchvision or timm; "
+        "rfdesign calls nothing else unless told to",
+        location,
+        f"if it builds the model, say so by writing it as a call: '{spec.module}:{spec.attr}()' "
+        "(quoted in a shell; literal arguments allowed)" if callable(target) else _HOW,
+    )
+
+
+def _check_arguments(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], source: str) -> None:
+    """Refuse, before calling, arguments that do not fit ``target``'s signature (when it has one)."""
+    import inspect
+
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):  # builtins without a signature: the call itself will say
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        needed = [p.name for p in signature.parameters.values()
+                  if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        example = ", ".join(f"{name}=..." for name in needed)
+        raise SpecError(
+            f"'{source}': {exc}",
+            Location(source),
+            f"pass the arguments in the source, e.g. '{source.split('(')[0]}({example})'" if needed else None,
+        ) from None
+
+
+def _registered_builder(target: Any, attr: str) -> Any:
+    """A zero-argument builder when ``target`` is a model builder registered by torchvision or timm, else None.
+
+    Only libraries already imported (by importing ``target``'s module) are asked.
+    """
+    import sys
+
+    name = getattr(target, "__name__", attr)
+    vision = sys.modules.get("torchvision.models")
+    if vision is not None and hasattr(vision, "get_model_builder"):
+        for key in dict.fromkeys((attr, name)):
+            try:
+                if vision.get_model_builder(key) is target:
+                    return lambda: target(weights=None)
+            except (ValueError, KeyError):
+                pass
+    timm = sys.modules.get("timm.models")
+    if timm is not None and hasattr(timm, "is_model") and hasattr(timm, "model_entrypoint"):
+        for key in dict.fromkeys((attr, name)):
+            try:
+                if timm.is_model(key) and timm.model_entrypoint(key) is target:
+                    return lambda: target(pretrained=False)
+            except (ValueError, KeyError, RuntimeError):
+                pass
+    return None
 
 
 class _Importer:
-    def __init__(self, torch: Any, source: str, name: str, factory: Any, input_size: tuple[int, ...] | None):
+    def __init__(self, torch: Any, source: str, factory: Any, input_size: tuple[int, ...] | None):
         self.torch = torch
         self.source = source
-        self.name = name
+        self.name = parse_factory(source).attr
         self.factory = factory
         self.input_size = input_size
         self.location = Location(source)
 
     # -- building ----------------------------------------------------------------------------------------
 
-    def _build(self, device: str) -> Any:
+    def _build(self) -> Any:
+        """Call the builder once, on the CPU, with torch's seed fixed (and restored after)."""
         import warnings
 
         torch = self.torch
-        attempts: tuple[dict[str, Any], ...] = ({"weights": None}, {"pretrained": False}, {})
         with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
             warnings.simplefilter("ignore")
             torch.manual_seed(0)
-            for kwargs in attempts:
-                try:
-                    with torch.device(device):
-                        model = self.factory(**kwargs)
-                    break
-                except TypeError as exc:
-                    if kwargs and "unexpected keyword argument" in str(exc) and next(iter(kwargs)) in str(exc):
-                        continue
-                    raise
+            with foreign_code(self.location, f"building the model with {self.source}"):
+                model = self.factory()
         if not isinstance(model, torch.nn.Module):
             raise SpecError(
                 f"'{self.source}' returned a {type(model).__name__}, not a torch.nn.Module",
                 self.location,
                 "name a function or class that builds the nn.Module",
             )
-        return model.eval()
-
-    def _build_checked(self, device: str) -> Any:
-        try:
-            return self._build(device)
-        except SpecError:
-            raise
-        except Exception as exc:
-            raise SpecError(
-                f"building the model with {self.source.split(':')[1]}() failed: {type(exc).__name__}: {_line(exc)}",
-                self.location,
-            ) from None
+        with foreign_code(self.location, f"switching `{self.name}` to eval mode"):
+            return model.eval()
 
     # -- running -----------------------------------------------------------------------------------------
 
     def run(self, output: str | None) -> Graph:
-        try:
-            model, device = self._build("meta"), "meta"
-        except Exception:  # factories that load or compute on real tensors
-            model, device = self._build_checked("cpu"), "cpu"
+        model = self._build()
         traced, reason = self._trace(model)
         converter: _Converter | None = None
         if traced is not None:
             dims, channels = self._first_layer(model, traced)
             size = self._size(dims)
-            while converter is None and traced is not None:
-                try:
-                    converter = self._run_fx(traced, device, channels, size)
-                except SpecError:
-                    raise
-                except Exception as exc:  # an op the meta device lacks, or a trace that does not run
-                    reason = f"running the traced graph failed ({type(exc).__name__}: {_line(exc)})"
-                    if device != "meta":
-                        break
-                    model, device = self._build_checked("cpu"), "cpu"
-                    traced, retrace = self._trace(model)
-                    reason = retrace or reason
+            try:
+                converter = self._run_fx(traced, "cpu", channels, size)
+            except SpecError:
+                raise
+            except Exception as exc:  # a trace that does not run
+                reason = f"running the traced graph failed ({type(exc).__name__}: {_line(exc)})"
         if converter is None:
-            if device == "meta":
-                model, device = self._build_checked("cpu"), "cpu"
             dims, channels = self._first_layer(model, None)
             size = self._size(dims)
             converter = self._run_hooks(model, channels, size, reason or "torch.fx failed")
