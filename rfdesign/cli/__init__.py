@@ -406,15 +406,70 @@ def rule(code: str | None) -> None:
     click.echo(rule_markdown(rules[key]))
 
 
+def _write_files(files: list[tuple[str, str]], force: bool) -> None:
+    """Write each ``(path, text)``: every target checked before any is written, each written atomically.
+
+    The one helper for every file the CLI writes. A target that exists (a
+    symlink too, even a dangling one) is refused without ``--force``; a
+    directory, or a path through a file, is refused always. Each file is
+    written to a temporary file in its own directory and renamed into place,
+    so a failure never leaves a partial file, and ``--force`` replaces a
+    symlink itself, never the file it points to.
+    """
+    for path, _ in files:
+        _check_target(path, force)
+    for path, text in files:
+        _write_atomically(path, text, force)
+
+
+def _check_target(path: str, force: bool) -> None:
+    if not path or "\0" in path:
+        raise SpecError(f"cannot write to {path!r}: not a file name")
+    if os.path.isdir(path):
+        raise SpecError(f"cannot write {path}: it is a directory", hint="name a file inside it")
+    if os.path.lexists(path) and not force:
+        link = f" (a symlink to {os.readlink(path)})" if os.path.islink(path) else ""
+        raise SpecError(f"{path} exists{link}; not overwriting it", hint="pass --force to overwrite")
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(parent):  # the nearest existing ancestor must be a directory we may write in
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise SpecError(f"cannot write {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SpecError(f"cannot write {path}: {parent} is not writable")
+
+
+def _write_atomically(path: str, text: str, force: bool) -> None:
+    import tempfile
+
+    parent = os.path.dirname(os.path.abspath(path))
+    temporary = None
+    try:
+        os.makedirs(parent, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=parent, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # what open() would have made, not mkstemp's 0600
+        if force:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)  # fails if the file appeared since the check: never overwrites
+            os.unlink(temporary)
+        temporary = None
+    except FileExistsError:
+        raise SpecError(f"{path} exists; not overwriting it", hint="pass --force to overwrite") from None
+    except OSError as exc:
+        raise SpecError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if temporary is not None and os.path.lexists(temporary):
+            os.unlink(temporary)
+
+
 def _write_new(path: str, text: str, force: bool) -> None:
     """Write a file the user named, refusing to overwrite unless --force."""
-    if os.path.exists(path) and not force:
-        raise SpecError(f"{path} exists; not overwriting it", hint="pass --force to overwrite")
-    parent = os.path.dirname(path)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    _write_files([(path, text)], force)
 
 
 def _emit(text: str, out_path: str | None, force: bool, what: str) -> None:
@@ -452,12 +507,19 @@ def _run_solve(problem: Any, fmt: str, timeout: float, out_dir: str | None, forc
     from rfdesign.solve.fill import proposal_text
     from rfdesign.solve.search import solve as run_solve
 
+    if out_dir is not None:
+        _check_out_dir(out_dir)
     result = run_solve(problem, timeout=timeout, progress=_progress_printer(quiet), method=method)
     if out_dir is not None:
-        for rank, proposal in enumerate(result.proposals, 1):
-            path = os.path.join(out_dir, f"{problem.graph.name}_{rank}.yaml")
-            _write_new(path, proposal_text(problem, proposal.assignment, proposal.evaluation, rank), force)
-            if not quiet:
+        stem = safe_file_stem(problem.graph.name)
+        files = [
+            (os.path.join(out_dir, f"{stem}_{rank}.yaml"),
+             proposal_text(problem, proposal.assignment, proposal.evaluation, rank))
+            for rank, proposal in enumerate(result.proposals, 1)
+        ]
+        _write_files(files, force)
+        if not quiet:
+            for path, _ in files:
                 click.echo(f"wrote {path}", err=True)
     if fmt == "json":
         click.echo(solve_render.json_output(problem, result))
@@ -466,6 +528,27 @@ def _run_solve(problem: Any, fmt: str, timeout: float, out_dir: str | None, forc
     else:
         click.echo(solve_render.table(problem, result))
     sys.exit(0 if result.status in ("optimal", "feasible") else 1)
+
+
+def safe_file_stem(text: str, longest: int = 100) -> str:
+    """A file name made from user text (a spec's `name:`) that stays inside the directory it is joined to.
+
+    Anything but letters, digits, ``.``, ``_`` and ``-`` becomes ``_``, so no
+    separator or ``..`` survives; leading dots and underscores go (no hidden
+    files, no ``..``); it is cut to ``longest`` characters and is ``spec``
+    when nothing is left.
+    """
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip("._")[:longest].rstrip(".")
+    return stem or "spec"
+
+
+def _check_out_dir(out_dir: str) -> None:
+    """``--out`` must be a directory, or a path where one can be made (checked before solving)."""
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise SpecError(f"--out {out_dir} is not a directory", hint="--out names a directory for the proposals")
+    _check_target(os.path.join(out_dir, "proposal.yaml"), True)
 
 
 SOLVE_OPTIONS = [
