@@ -190,6 +190,10 @@ def _load(onnx: Any, path: str) -> Any:
     return model
 
 
+def _node_key(node: Any) -> tuple[Any, ...]:
+    return (node.op_type, node.name, tuple(node.input), tuple(node.output))
+
+
 class _Importer:
     def __init__(self, onnx: Any, model: Any, path: str, input_size: tuple[int, ...] | None):
         self.onnx = onnx
@@ -198,6 +202,8 @@ class _Importer:
         self.graph = model.graph
         self.path = path
         self.location = Location(path)
+        # a node's index in the file, by what identifies it (protobuf hands out a new wrapper on each access)
+        self.positions = {_node_key(node): index for index, node in enumerate(self.graph.node)}
         self.input_size = input_size
         self.opset = 1
         for entry in model.opset_import:
@@ -379,8 +385,13 @@ class _Importer:
     def _display(self, node: Any) -> str:
         return node.name or (node.output[0] if node.output else node.op_type)
 
+    def _where(self, node: Any) -> str:
+        """``'conv1', graph.node[3]``: the node's name and its index in the file's node list."""
+        index = self.positions.get(_node_key(node))
+        return f"'{self._display(node)}'" + (f", graph.node[{index}]" if index is not None else "")
+
     def _error(self, node: Any, message: str, hint: str | None = None) -> SpecError:
-        return SpecError(f"{node.op_type} node '{self._display(node)}': {message}", self.location, hint)
+        return SpecError(f"{node.op_type} node {self._where(node)}: {message}", self.location, hint)
 
     def _unique(self, wanted: str) -> str:
         return unique_name(wanted, self.used_names)
@@ -660,7 +671,7 @@ class _Importer:
             self._reduce(node, base)
         else:
             raise SpecError(
-                f"unsupported ONNX op '{op}' (node '{self._display(node)}')",
+                f"unsupported ONNX op '{op}' (node {self._where(node)})",
                 self.location,
                 "rfdesign imports convolutions, pooling, resampling, elementwise merges, concatenation and dense heads",
             )
@@ -696,8 +707,10 @@ class _Importer:
         auto_pad = attrs.get("auto_pad", b"NOTSET")
         auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
         for label, values in (("kernel_shape", kernel), ("strides", strides), ("dilations", dilations)):
-            if len(values) != dims or any(v < 1 for v in values):
+            if len(values) != dims:
                 raise self._error(node, f"`{label}` {list(values)} does not fit {dims} spatial axes")
+            if any(v < 1 for v in values):
+                raise self._error(node, f"`{label}` {list(values)}: every value must be >= 1")
         if len(pads) != 2 * dims or any(p < 0 for p in pads):
             raise self._error(node, f"`pads` {pads} must be {2 * dims} amounts >= 0 (all begins, then all ends)")
         pairs = tuple((pads[i], pads[i + dims]) for i in range(dims))
