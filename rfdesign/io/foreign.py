@@ -29,6 +29,14 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+_state = {"depth": 0, "interrupted": False}
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    _state["interrupted"] = True
+    raise KeyboardInterrupt
+
+
 @contextmanager
 def foreign_code(location: Location, what: str, exceptions: bool = True) -> Iterator[None]:
     """Run the block as user code: whatever it raises becomes a SpecError at ``location``.
@@ -38,23 +46,20 @@ def foreign_code(location: Location, what: str, exceptions: bool = True) -> Iter
     handles them) and only the ``BaseException`` family (exits, interrupts,
     ...) is caught. rfdesign's own errors always pass through.
     """
-    interrupted = [False]
     previous = None
-    # only the main thread may set handlers; an ignored SIGINT stays ignored
+    # only the main thread may set handlers; an ignored SIGINT stays ignored; nested blocks share one record
     watch = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
     if watch:
-
-        def on_interrupt(signum: int, frame: object) -> None:
-            interrupted[0] = True
-            raise KeyboardInterrupt
-
-        previous = signal.signal(signal.SIGINT, on_interrupt)
+        if _state["depth"] == 0:
+            _state["interrupted"] = False
+        _state["depth"] += 1
+        previous = signal.signal(signal.SIGINT, _on_interrupt)
     try:
         yield
     except RfDesignError:
         raise
     except KeyboardInterrupt as exc:
-        if interrupted[0]:
+        if _state["interrupted"]:
             raise
         raise _error(exc, location, what) from None
     except Exception as exc:
@@ -66,6 +71,7 @@ def foreign_code(location: Location, what: str, exceptions: bool = True) -> Iter
     finally:
         if watch:
             signal.signal(signal.SIGINT, previous)
+            _state["depth"] -= 1
 
 
 def _error(exc: BaseException, location: Location, what: str) -> SpecError:
