@@ -19,6 +19,7 @@ from rfdesign.errors import MissingExtraError, SpecError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
 
 
 def handle_errors(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -40,6 +41,12 @@ def handle_errors(function: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # the reader went away (`rfdesign analyze big.yaml -f json | head`): stop quietly, as a process
+            # killed by SIGPIPE would; point stdout at /dev/null so the interpreter's final flush is silent
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:  # noqa: BLE001 - last resort: a bug, reported without a wall of text
             if os.environ.get("RFDESIGN_DEBUG"):
                 raise
@@ -112,7 +119,7 @@ def analyze(
     from rfdesign.io.sources import load_graph
     from rfdesign.rf import analyze as run_analysis
     from rfdesign.rf import unit_box, units_seeing
-    from rfdesign.rf.report import analysis_data, layer_data
+    from rfdesign.rf.report import analysis_data, iter_layer_data, layer_data
 
     size = parse_ints(input_size, "--input-size", 1)
     graph = load_graph(spec, output=output_name, input_size=size)
@@ -129,9 +136,13 @@ def analyze(
         _print_coordinates(result, focus, unit, pixel, fmt)
         return
     shown = [focus] if layer is not None else list(result.layers.values())
-    if fmt == "json":
-        data = layer_data(result, focus) if layer is not None else analysis_data(result)
-        click.echo(render.json_text(data))
+    if fmt == "json" and layer is not None:
+        click.echo(render.json_text(layer_data(result, focus)))
+    elif fmt == "json":
+        data = analysis_data(result, layers=False)
+        data["layers"] = iter_layer_data(result)  # streamed: the report never exists as one list or one string
+        render.write_json(data, functools.partial(click.echo, nl=False))
+        click.echo()
     elif fmt == "csv":
         click.echo(render.csv_text(result, shown))
     elif fmt == "markdown":

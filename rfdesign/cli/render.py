@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
+from rfdesign.cli.jsonout import json_text, write_json  # noqa: F401 - the JSON renderers live there
 from rfdesign.rf.analysis import Analysis, LayerResult
 from rfdesign.rf.report import number
 
@@ -164,21 +164,3 @@ def csv_text(analysis: Analysis, layers: Sequence[LayerResult]) -> str:
             row += [number(v) for v in layer.axis_values(field)]
         writer.writerow(row)
     return buffer.getvalue().rstrip("\n")
-
-
-def json_text(data: Any, indent: int = 2) -> str:
-    """JSON with nested objects indented and lists of scalars kept on one line."""
-    return _json(data, indent, 0)
-
-
-def _json(value: Any, indent: int, level: int) -> str:
-    pad = " " * (indent * (level + 1))
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        items = [f"{pad}{json.dumps(str(k))}: {_json(v, indent, level + 1)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + " " * (indent * level) + "}"
-    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
-        items = [f"{pad}{_json(item, indent, level + 1)}" for item in value]
-        return "[\n" + ",\n".join(items) + "\n" + " " * (indent * level) + "]"
-    return json.dumps(value)

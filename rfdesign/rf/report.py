@@ -10,7 +10,9 @@ docs/json-format.md documents every key.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
+from operator import attrgetter
 from typing import Any
 
 from rfdesign.rf.analysis import Analysis, LayerResult
@@ -28,39 +30,57 @@ def number(value: Fraction | int | None) -> int | str | None:
     return value
 
 
+_AXIS_FIELDS = attrgetter(
+    "receptive_field",
+    "receptive_field_min",
+    "receptive_field_position_min",
+    "effective_stride",
+    "effective_padding",
+    "centre",
+    "box",
+)
+
+
+def _numbers(values: tuple[Any, ...]) -> list[Any]:
+    return [value if type(value) is int else number(value) for value in values]
+
+
 def _axis_lists(layer: LayerResult) -> dict[str, Any]:
-    axes = layer.axes
+    # one attrgetter call per axis, then one tuple per figure across the axes
+    rf, rf_min, rf_position_min, stride, padding, centre, box = zip(*map(_AXIS_FIELDS, layer.axes))
     return {
-        "receptive_field": [a.receptive_field for a in axes],
-        "receptive_field_min": [a.receptive_field_min for a in axes],
-        "receptive_field_position_min": [a.receptive_field_position_min for a in axes],
-        "effective_stride": [number(a.effective_stride) for a in axes],
-        "effective_padding": [a.effective_padding for a in axes],
-        "centre": [number(a.centre) for a in axes],
-        "box": [list(a.box) if a.box is not None else None for a in axes],
+        "receptive_field": list(rf),
+        "receptive_field_min": list(rf_min),
+        "receptive_field_position_min": list(rf_position_min),
+        "effective_stride": _numbers(stride),
+        "effective_padding": list(padding),
+        "centre": _numbers(centre),
+        "box": [list(b) if b is not None else None for b in box],
     }
 
 
 def layer_data(analysis: Analysis, layer: LayerResult) -> dict[str, Any]:
     """One node as JSON-ready data."""
     node = layer.node
-    first_input = node.inputs[0] if node.inputs else INPUT
-    input_size = analysis.input_size if first_input == INPUT else analysis.layers[first_input].output_size
+    geometry = layer.geometry
+    inputs = node.inputs
+    first_input = inputs[0] if inputs else INPUT
+    input_size = analysis.input_size if first_input == INPUT else analysis.layers[first_input].geometry.output_size
     data: dict[str, Any] = {
-        "name": layer.name,
-        "op": layer.op,
-        "inputs": list(node.inputs),
+        "name": node.name,
+        "op": node.op,
+        "inputs": list(inputs),
         "input_size": list(input_size),
-        "output_size": list(layer.output_size),
-        "channels": layer.channels,
+        "output_size": list(geometry.output_size),
+        "channels": geometry.channels,
     }
     data.update(_axis_lists(layer))
-    data["params"] = layer.params
-    data["flops"] = layer.flops
+    data["params"] = geometry.params
+    data["flops"] = geometry.flops
     data["aligned"] = layer.aligned
     data["global_context"] = layer.global_context
-    if layer.geometry.padding is not None:
-        data["padding"] = [list(pair) for pair in layer.geometry.padding]
+    if geometry.padding is not None:
+        data["padding"] = [list(pair) for pair in geometry.padding]
     if layer.misalignment:
         data["misalignment"] = [
             {
@@ -72,6 +92,12 @@ def layer_data(analysis: Analysis, layer: LayerResult) -> dict[str, Any]:
         ]
     data["location"] = str(node.location)
     return data
+
+
+def iter_layer_data(analysis: Analysis) -> Iterator[dict[str, Any]]:
+    """:func:`layer_data` of every node in topological order, one at a time (for streaming a large report)."""
+    for layer in analysis.layers.values():
+        yield layer_data(analysis, layer)
 
 
 def analysis_data(analysis: Analysis, layers: bool = True) -> dict[str, Any]:
@@ -92,5 +118,5 @@ def analysis_data(analysis: Analysis, layers: bool = True) -> dict[str, Any]:
     data["global_context"] = output.global_context
     data["schema_version"] = SCHEMA_VERSION
     if layers:
-        data["layers"] = [layer_data(analysis, layer) for layer in analysis.layers.values()]
+        data["layers"] = list(iter_layer_data(analysis))
     return data
