@@ -699,10 +699,12 @@ def propose(input_size: str, dims: int, input_channels: int, rf: str, output_siz
 @click.option("--store", "store_dir", metavar="DIR",
               help="Where finished points are kept for resuming [default: SWEEP.sweep-store beside the file].")
 @click.option("--force", is_flag=True, help="Solve every point again, and overwrite files that exist.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Local processes [default: one per core; 1: no pool].")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Local processes [default: one per core; 1: no pool].")
 @click.option("--scheduler", metavar="ADDRESS", envvar="RFDESIGN_SCHEDULER", show_envvar=True,
               help="Run on this Dask scheduler (tcp://HOST:8786) instead of a local pool.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per point (overrides the file's `timeout`).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Seconds per point (overrides the file's `timeout`).")
 @click.option("--show", type=click.Choice(["all", "front", "none"]),
               help="Rows to print [default: front with --pareto, else all].")
 @click.option("--dry-run", is_flag=True, help="List the points and how many are stored; solve nothing.")

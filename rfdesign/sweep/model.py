@@ -103,7 +103,8 @@ def load_sweep_data(text: str, file: str) -> tuple[Any, Positions]:
     return restore(data, ()), positions
 
 
-def check_mapping(data: Any, positions: Positions, file: str) -> None:
+def check_mapping(data: Any, positions: Positions) -> None:
+    """The top level is a mapping naming its template(s) one way."""
     if not isinstance(data, dict):
         raise SpecError(
             "a sweep file must be a mapping with `template:` (or `templates:`) and `axes:`",

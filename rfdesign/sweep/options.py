@@ -19,7 +19,7 @@ same point (``depth: 4:16`` and ``depth: {min: 4, max: 16}``) hash alike:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool
 from pydantic_core import PydanticCustomError
@@ -46,7 +46,7 @@ PROPOSE_DEFAULTS: Options = {
 }
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise PydanticCustomError("rfdesign_option", message)
 
 
@@ -218,9 +218,7 @@ def value_text(name: str, value: Any) -> str:
 
 def value_cell(name: str, value: Any) -> Any:
     """A canonical value for a table: a number where it is one number, else its text."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if _is_number(value) or isinstance(value, str) and name == "objective":
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, list) and len(value) == 1 and name not in ("kernels", "strides", "dilations", "constraints"):
         return value[0]

@@ -103,7 +103,7 @@ def load_sweep(path: str, timeout: float | None = None) -> Sweep:
     """Read and validate a sweep file and list its points (``timeout`` overrides the file's)."""
     text = read_text(path)
     data, positions = models.load_sweep_data(text, path)
-    models.check_mapping(data, positions, path)
+    models.check_mapping(data, positions)
     sweep_file = models.validate(models.SweepFile, data, (), positions)
     base_options = _options(sweep_file.options, ("options",), positions)
     templates = _templates(sweep_file, positions, path)
