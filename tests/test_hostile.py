@@ -199,9 +199,20 @@ def test_check_on_a_billion_units_refuses_the_unit_walk_only(tmp_path):
     spec = global_pool(tmp_path, 10**9)
     proc = run(["check", str(spec)], memory=True)
     assert proc.returncode == 2
-    assert "RF103 and RF107" in located(proc.stderr, spec, 2)
+    assert "RF103 and RF107" in located(proc.stderr, spec, 2) and "more than the 16,777,216 it walks" in proc.stderr
     proc = run(["check", str(spec), "--ignore", "RF103,RF107"], memory=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_check_bounds_the_walk_over_many_wide_layers(tmp_path):
+    """Found by the fuzz pass: 1,000,000 of padding on the first layer of an 800-layer network hung `check`."""
+    text = (ZOO / "inception_resnet_v2.yaml").read_text()
+    text = text.replace("{name: Conv2d_1a_3x3, op: conv, out: 32, kernel: 3, stride: 2, padding: valid}",
+                        "{name: Conv2d_1a_3x3, op: conv, out: 32, kernel: 3, stride: 2, padding: 1000000}")
+    spec = write(tmp_path / "wide.yaml", text)
+    proc = run(["check", str(spec)], memory=True)
+    assert proc.returncode == 2
+    assert "walks every unit of every layer" in located(proc.stderr, spec)
 
 
 @pytest.mark.parametrize("args,line,words", [

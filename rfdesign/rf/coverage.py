@@ -24,8 +24,8 @@ from rfdesign.spec.graph import INPUT
 
 Units = set[int]
 
-#: the longest axis (of the input or of any layer) that the walk marks unit by unit
-MAX_COVERAGE_UNITS = 1 << 20
+#: how many units (summed over every layer and axis, the input's included) the walk may mark one by one
+MAX_COVERAGE_UNITS = 1 << 24
 
 
 def _taps(layer: LayerResult, axis: int, units: Units, in_size: int) -> Units:
@@ -38,18 +38,20 @@ def _taps(layer: LayerResult, axis: int, units: Units, in_size: int) -> Units:
 
 
 def _check_size(analysis: Analysis) -> None:
-    """Refuse, before marking anything, an axis too long to walk unit by unit."""
-    longest, where = max(analysis.input_size), None
+    """Refuse, before marking anything, a walk longer than :data:`MAX_COVERAGE_UNITS` units."""
+    total = sum(analysis.input_size)
     for layer in analysis.layers.values():
-        if max(layer.output_size) > longest:
-            longest, where = max(layer.output_size), layer
-    if longest <= MAX_COVERAGE_UNITS:
+        total += sum(layer.output_size)
+    if total <= MAX_COVERAGE_UNITS:
         return
-    what = f"layer `{where.name}` outputs" if where is not None else "the input is"
+    widest = max(analysis.layers.values(), key=lambda layer: max(layer.output_size), default=None)
+    where = ""
+    if widest is not None and max(widest.output_size) > max(analysis.input_size):
+        where = f"; `{widest.name}` alone outputs {'x'.join(map(str, widest.output_size))}"
     raise SpecError(
-        f"{what} {longest:,} units along an axis; finding the pixels no output unit sees (rules RF103 and RF107) "
-        f"walks every unit, and does so up to {MAX_COVERAGE_UNITS:,}",
-        where.node.location if where is not None else analysis.graph.input_location,
+        f"finding the pixels no output unit sees (rules RF103 and RF107) walks every unit of every layer: "
+        f"{total:,} units here, more than the {MAX_COVERAGE_UNITS:,} it walks{where}",
+        analysis.graph.input_location,
         "check at a smaller --input-size, or skip those rules with --ignore RF103,RF107",
     )
 
