@@ -157,6 +157,15 @@ def test_repeat_is_refused_before_expanding(tmp_path, layers):
     assert "more than 1000000 layers" in located(proc.stderr, spec, 6)
 
 
+@pytest.mark.slow  # a million layers are built before the next one passes the limit
+def test_the_layer_limit_names_the_layer_that_passes_it(tmp_path):
+    spec = write(tmp_path / "r.yaml", "name: r\ninput: {size: [8]}\nlayers:\n  - {op: conv, kernel: 1, repeat: 1000000}\n"
+                 "  - {op: conv, kernel: 1}\n")
+    proc = run(["analyze", str(spec)], memory=True, timeout=120)
+    assert proc.returncode == 2
+    assert "the spec expands to more than 1000000 layers" in located(proc.stderr, spec, 5)
+
+
 @pytest.mark.parametrize("name", ["fifo.yaml", "fifo.onnx", "fifo.cfg"])
 def test_fifo_is_refused_without_blocking(tmp_path, name):
     path = tmp_path / name

@@ -225,6 +225,8 @@ class Expander:
     def _check_room(self, layer: _Layer, before: int, per_copy: int) -> None:
         """Refuse a ``repeat`` whose copies would pass the node limit, before expanding them."""
         if before + max(per_copy, 1) * layer.repeat > MAX_NODES:
+            if layer.repeat == 1:
+                raise SpecError(f"the spec expands to more than {MAX_NODES} layers", self.locate(layer.path))
             raise SpecError(
                 f"`repeat: {layer.repeat}` makes the spec expand to more than {MAX_NODES} layers",
                 self.locate(layer.path + ("repeat",)),
