@@ -1,14 +1,15 @@
 """PyTorch modules to a flat :class:`~rfdesign.spec.graph.Graph` (needs the ``torch`` extra).
 
-``import_torch("package.module:factory")`` builds the module without weights
-(``factory(weights=None)``, else ``factory(pretrained=False)``, else
-``factory()``), puts it in eval mode and follows the image through it:
+``import_torch("package.module:Model")`` builds the module once, without
+weights, on the CPU (only a model is called: an ``nn.Module`` class, a
+torchvision or timm builder, or a callable written as a call,
+``package.module:build(depth=18)``; see :func:`import_torch`), puts it in
+eval mode and follows the image through it:
 
 1. **torch.fx** (the normal way): ``torch.fx.symbolic_trace`` gives the
    module's dataflow graph; an interpreter then runs it once at the import
-   size, on the ``meta`` device when the model allows it (no memory, no
-   compute) and on the CPU otherwise, so every op is converted with the real
-   shapes of its inputs and output.
+   size, so every op is converted with the real shapes of its inputs and
+   output.
 2. **forward hooks** (when tracing fails, e.g. on data-dependent control
    flow): one real forward pass on a random input, recording each leaf
    module's call (forward hooks) and each torch function or tensor method
@@ -479,7 +480,7 @@ class _Importer:
             dims, channels = self._first_layer(model, traced)
             size = self._size(dims)
             try:
-                converter = self._run_fx(traced, "cpu", channels, size)
+                converter = self._run_fx(traced, channels, size)
             except SpecError:
                 raise
             except Exception as exc:  # a trace that does not run
@@ -539,17 +540,16 @@ class _Importer:
             )
         return size
 
-    def _input(self, device: str, channels: int, size: tuple[int, ...]) -> Any:
+    def _input(self, channels: int, size: tuple[int, ...]) -> Any:
+        """A seeded random CPU input (random, so that data-dependent branches see an image-like tensor)."""
         torch = self.torch
-        if device == "meta":
-            return torch.empty(1, channels, *size, device="meta")
         generator = torch.Generator().manual_seed(0)
         return torch.randn(1, channels, *size, generator=generator)
 
-    def _run_fx(self, traced: Any, device: str, channels: int, size: tuple[int, ...]) -> _Converter:
+    def _run_fx(self, traced: Any, channels: int, size: tuple[int, ...]) -> _Converter:
         torch = self.torch
         converter = _Converter(torch, self.source, FX)
-        x = self._input(device, channels, size)
+        x = self._input(channels, size)
         converter.register_input(x, channels, size)
         runner = _make_runner(torch, traced, converter)
         with torch.no_grad():
@@ -560,7 +560,7 @@ class _Importer:
     def _run_hooks(self, model: Any, channels: int, size: tuple[int, ...], reason: str) -> _Converter:
         torch = self.torch
         converter = _Converter(torch, self.source, HOOKS, reason)
-        x = self._input("cpu", channels, size)
+        x = self._input(channels, size)
         converter.register_input(x, channels, size)
         try:
             with torch.no_grad():
