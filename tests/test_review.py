@@ -98,7 +98,7 @@ def test_rf104_wavenet_doubling_rates_are_dense():
 
 def test_rf104_suggests_dense_rates():
     (finding,) = findings(RULES["RF104"].example, "RF104")
-    from rfdesign.review.dilation import holes
+    from rfdesign.rf.dilation import holes
 
     assert finding.data["suggestion"] is not None
     assert holes([3, 3, 3], finding.data["suggestion"])[0] == 0

@@ -342,7 +342,7 @@ OTHER_SIZE = {"windows": None, "merges": (36, 52), "onedim": (120,), "threedim":
 
 
 def solver_proposal():  # noqa: ANN201
-    """A proposal of the real solver: a chain of TensorFlow-`same` convolutions, strides and dilations."""
+    """A proposal of the real solver: a chain of `centred` convolutions with norms, strides and dilations."""
     from rfdesign.io.yaml_export import dump
     from rfdesign.solve.fill import without_dropped
     from rfdesign.solve.problem import build_problem
@@ -357,7 +357,7 @@ def solver_proposal():  # noqa: ANN201
     result = solve(problem, timeout=30)
     assert result.proposals, result.reasons
     graph = without_dropped(problem, result.proposals[0].assignment)
-    assert all(node.attrs.padding == "same" for node in graph.nodes.values() if node.op == "conv")
+    assert all(node.attrs.padding == "centred" for node in graph.nodes.values() if node.op == "conv")
     assert any(s > 1 for node in graph.nodes.values() for s in node.attrs.stride)
     return graph
 

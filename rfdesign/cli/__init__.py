@@ -512,20 +512,25 @@ def _progress_printer(quiet: bool) -> Any:
     return show
 
 
-def _run_solve(problem: Any, fmt: str, timeout: float, out_dir: str | None, force: bool, quiet: bool,
-               method: str) -> None:
+def _run_solve(problem: Any, options: dict[str, Any]) -> None:
     from rfdesign.cli import solve_render
     from rfdesign.solve.fill import proposal_text
     from rfdesign.solve.search import solve as run_solve
 
+    fmt, quiet, force, out_dir = options["fmt"], options["quiet"], options["force"], options["out_dir"]
     if out_dir is not None:
         _check_out_dir(out_dir)
-    result = run_solve(problem, timeout=timeout, progress=_progress_printer(quiet), method=method)
+    result = run_solve(problem, timeout=options["timeout"], progress=_progress_printer(quiet), method=options["method"])
+    solved = result.problem or problem
+    if options.get("explain"):
+        from rfdesign.solve.explain import explain_result
+
+        result.explanation = explain_result(solved, result, deadline_seconds=options["timeout"])
     if out_dir is not None:
         stem = safe_file_stem(problem.graph.name)
         files = [
             (os.path.join(out_dir, f"{stem}_{rank}.yaml"),
-             proposal_text(problem, proposal.assignment, proposal.evaluation, rank))
+             proposal_text(solved, proposal.assignment, proposal.evaluation, rank))
             for rank, proposal in enumerate(result.proposals, 1)
         ]
         _write_files(files, force)
@@ -533,11 +538,11 @@ def _run_solve(problem: Any, fmt: str, timeout: float, out_dir: str | None, forc
             for path, _ in files:
                 click.echo(f"wrote {path}", err=True)
     if fmt == "json":
-        click.echo(solve_render.json_output(problem, result))
+        click.echo(solve_render.json_output(solved, result))
     elif fmt == "yaml":
-        click.echo(solve_render.yaml_output(problem, result), nl=False)
+        click.echo(solve_render.yaml_output(solved, result), nl=False)
     else:
-        click.echo(solve_render.table(problem, result))
+        click.echo(solve_render.table(solved, result))
     sys.exit(0 if result.status in ("optimal", "feasible") else 1)
 
 
@@ -562,20 +567,55 @@ def _check_out_dir(out_dir: str) -> None:
     _check_target(os.path.join(out_dir, "proposal.yaml"), True)
 
 
+def _codes(values: tuple[str, ...], what: str) -> list[str]:
+    """Rule codes from repeatable, comma-separated options (``all`` for every rule)."""
+    from rfdesign.review.rule import all_rules
+    from rfdesign.solve.rules import rule_codes
+
+    parts = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    if "all" in parts:
+        return ["all"]
+    return rule_codes(parts, what, None, list(all_rules()))
+
+
+def _rule_overrides(options: dict[str, Any]) -> dict[str, Any]:
+    """What the command line says about the objective, top k and rules (for build_problem)."""
+    allow = _codes(options["allow"], "--allow")
+    overrides: dict[str, Any] = {
+        "objective": options["objective"],
+        "top_k": options["top_k"],
+        "forbid": _codes(options["forbid"], "--forbid"),
+        "no_unseen_pixels": options["no_unseen_pixels"],
+        "no_gridding": options["no_gridding"],
+    }
+    if allow == ["all"]:
+        overrides["defaults"] = False
+    else:
+        overrides["allow"] = allow
+    return overrides
+
+
 SOLVE_OPTIONS = [
     click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "yaml"]), default="table",
                  show_default=True, help="Output format."),
     click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
                  help="Seconds before the best design so far is returned (status feasible) or the search gives up."),
     click.option("--top-k", type=click.IntRange(min=1), help="How many distinct designs to propose."),
-    click.option("--objective", type=click.Choice(["params", "flops"]), help="What to minimise."),
-    click.option("--no-unseen-pixels", is_flag=True, help="Forbid strides that leave input pixels unseen (RF103)."),
-    click.option("--no-gridding", is_flag=True, help="Forbid gridded stacks of dilated convolutions (RF104)."),
+    click.option("--objective", type=click.Choice(["params", "flops", "activations"]),
+                 help="What to minimise: parameters, multiply-adds, or the largest activation."),
+    click.option("--forbid", multiple=True, metavar="CODES",
+                 help="Also forbid these review rules (comma-separated codes; repeatable)."),
+    click.option("--allow", multiple=True, metavar="CODES",
+                 help="Allow these default-forbidden rules (RF102-RF105, RF107-RF109), or `all`."),
+    click.option("--no-unseen-pixels", is_flag=True, help="Forbid unseen pixels (RF103; forbidden by default)."),
+    click.option("--no-gridding", is_flag=True, help="Forbid gridding (RF104; forbidden by default)."),
+    click.option("--explain", is_flag=True,
+                 help="Say what each rule and each choice costs, or the smallest relaxation when infeasible."),
     click.option("--out", "out_dir", metavar="DIR", help="Write each proposal to DIR/<name>_<rank>.yaml."),
     click.option("--force", is_flag=True, help="Overwrite files that exist."),
     click.option("-q", "--quiet", is_flag=True, help="No progress on stderr."),
     click.option("--method", type=click.Choice(["auto", "dp", "z3"]), default="auto", show_default=True,
-                 help="auto: the chain dynamic program where it applies, else z3."),
+                 help="auto: the stage dynamic program where it applies, else z3."),
 ]
 
 
@@ -589,11 +629,12 @@ def solve_options(function: Callable[..., Any]) -> Callable[..., Any]:
 @click.argument("spec", metavar="SPEC")
 @solve_options
 @handle_errors
-def solve(spec: str, fmt: str, timeout: float, top_k: int | None, objective: str | None, no_unseen_pixels: bool,
-          no_gridding: bool, out_dir: str | None, force: bool, quiet: bool, method: str) -> None:
+def solve(spec: str, **options: Any) -> None:
     """Fill the {choose: [...]} holes of SPEC with the cheapest choices that meet its target.
 
     \b
+    Proposals pass the design review: rules RF102-RF105 and RF107-RF109 are
+    forbidden unless --allow'ed (or turned off in the spec's review: block).
     Status: optimal (proven), feasible (time ran out), infeasible (with the
     reason), unknown. Exit codes: 0 optimal or feasible, 1 infeasible or
     unknown, 2 bad input. docs/solver.md describes the model.
@@ -601,10 +642,8 @@ def solve(spec: str, fmt: str, timeout: float, top_k: int | None, objective: str
     from rfdesign.io.sources import load_graph
     from rfdesign.solve.problem import build_problem
 
-    overrides = {"objective": objective, "top_k": top_k, "no_unseen_pixels": no_unseen_pixels,
-                 "no_gridding": no_gridding}
-    problem = build_problem(load_graph(spec), overrides)
-    _run_solve(problem, fmt, timeout, out_dir, force, quiet, method)
+    problem = build_problem(load_graph(spec), _rule_overrides(options))
+    _run_solve(problem, options)
 
 
 def _range(text: str, what: str) -> tuple[int | None, int | None]:
@@ -632,27 +671,31 @@ def _range(text: str, what: str) -> tuple[int | None, int | None]:
 @click.option("--input-channels", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--rf", required=True, metavar="MIN:MAX", help="Target receptive field (N or MIN:MAX).")
 @click.option("--output-size", metavar="H,W", help="Target output size.")
-@click.option("--depth", default="4:16", show_default=True, metavar="MIN:MAX", help="Number of conv layers.")
+@click.option("--family", type=click.Choice(["plain", "resnet", "bottleneck", "mobilenet", "tcn", "unet"]),
+              default="plain", show_default=True, help="The kind of network to design (docs/solver.md).")
+@click.option("--depth", default="4:16", show_default=True, metavar="MIN:MAX",
+              help="Number of units (conv + norm + activation, or residual units; unet: levels, the MAX).")
 @click.option("--kernels", default="1,3,5,7", show_default=True, help="Kernel sizes to choose from.")
-@click.option("--strides", default="1,2", show_default=True, help="Strides to choose from.")
+@click.option("--strides", default="1,2", show_default=True, help="Strides to choose from (plain).")
 @click.option("--dilations", default="1,2,4", show_default=True, help="Dilations to choose from.")
 @click.option("--channels", default="32:512", show_default=True, metavar="MIN:MAX",
-              help="Widths: geometric from MIN to MAX over the kept layers (docs/solver.md).")
+              help="Widths: geometric from MIN to MAX over the kept units (docs/solver.md).")
+@click.option("--norm", type=click.Choice(["batchnorm", "none"]), default="batchnorm", show_default=True,
+              help="The normalisation after each conv.")
 @click.option("--template-out", metavar="FILE", help="Also write the template spec to FILE.")
 @solve_options
 @handle_errors
-def propose(input_size: str, dims: int, input_channels: int, rf: str, output_size: str | None, depth: str, kernels: str,
-            strides: str, dilations: str, channels: str, template_out: str | None, fmt: str, timeout: float,
-            top_k: int | None, objective: str | None, no_unseen_pixels: bool, no_gridding: bool,
-            out_dir: str | None, force: bool, quiet: bool, method: str) -> None:
-    """Design a conv stack from scratch: build a template from these numbers and solve it.
+def propose(input_size: str, dims: int, input_channels: int, rf: str, output_size: str | None, family: str, depth: str,
+            kernels: str, strides: str, dilations: str, channels: str, norm: str, template_out: str | None,
+            **options: Any) -> None:
+    """Design a network from scratch: build a template of a family from these numbers and solve it.
 
     Example: rfdesign propose --input 224 --rf 200:220 --output-size 14 --depth 4:16
     """
-    from rfdesign.io.yaml_export import dump
     from rfdesign.solve.problem import build_problem
     from rfdesign.solve.propose import ProposeRequest, template
     from rfdesign.spec.load import parse_spec
+    from rfdesign.spec.writer import dump
 
     size = parse_ints(input_size, "--input", 1)
     assert size is not None
@@ -663,8 +706,6 @@ def propose(input_size: str, dims: int, input_channels: int, rf: str, output_siz
         out = out * len(size)
     low_depth, high_depth = _range(depth, "--depth")
     low_ch, high_ch = _range(channels, "--channels")
-    constraints = tuple(name for name, on in (("no_unseen_pixels", no_unseen_pixels),
-                                               ("no_gridding", no_gridding)) if on)
     request = ProposeRequest(
         input_size=size,
         input_channels=input_channels,
@@ -675,17 +716,18 @@ def propose(input_size: str, dims: int, input_channels: int, rf: str, output_siz
         strides=parse_ints(strides, "--strides", 1) or (),
         dilations=parse_ints(dilations, "--dilations", 1) or (),
         channels=(low_ch or 1, high_ch or low_ch or 1),
-        objective=objective or "params",
-        top_k=top_k or 1,
-        constraints=constraints,
+        objective=options["objective"] or "params",
+        top_k=options["top_k"] or 1,
+        family=family,
+        norm=norm,
     )
-    text = dump(template(request), "template made by `rfdesign propose`")
+    text = dump(template(request), f"{family} template made by `rfdesign propose`")
     if template_out is not None:
-        _write_new(template_out, text, force)
-        if not quiet:
+        _write_new(template_out, text, options["force"])
+        if not options["quiet"]:
             click.echo(f"wrote {template_out}", err=True)
-    problem = build_problem(parse_spec(text, template_out or "<proposed template>"))
-    _run_solve(problem, fmt, timeout, out_dir, force, quiet, method)
+    problem = build_problem(parse_spec(text, template_out or "<proposed template>"), _rule_overrides(options))
+    _run_solve(problem, options)
 
 
 @main.command()

@@ -19,20 +19,27 @@ STATUS_TEXT = {
 
 
 def layer_choices(problem: Problem, proposal: Any) -> list[dict[str, Any]]:
-    """For every layer with a choice, what was chosen."""
+    """For every layer with a choice (and every optional unit without one), what was chosen."""
     rows = []
-    chosen = {hole.node for hole in problem.holes} | set(problem.optional)
+    chosen = {hole.node for hole in problem.holes}
+    for unit in problem.optional:
+        members = problem.units[unit].members
+        if not chosen & set(members):
+            chosen.add(problem.units[unit].output)
     graph = problem.graph
     for name in graph.nodes:
         if name not in chosen:
             continue
-        kept = proposal.assignment.kept.get(name, True)
         node = graph.nodes[name]
         row: dict[str, Any] = {"name": name}
+        present = node.attrs.choices()
         for attr in ("kernel", "stride", "dilation"):
+            if attr not in present:
+                row[attr] = None
+                continue
             values = [problem.value(node, attr, axis, proposal.assignment.values) for axis in range(problem.dims)]
             row[attr] = values[0] if len(set(values)) == 1 else values
-        row["kept"] = kept
+        row["kept"] = problem.kept(proposal.assignment, name)
         rows.append(row)
     return rows
 
@@ -52,6 +59,10 @@ def result_data(problem: Problem, result: SolveResult) -> dict[str, Any]:
                 "effective_stride": [number(s) for s in evaluation.effective_stride],
                 "output_size": list(evaluation.output_size),
                 "layers": layer_choices(problem, proposal),
+                "findings": [
+                    {"code": f.code, "severity": f.severity, "layer": f.layer, "message": f.message}
+                    for f in proposal.reported
+                ],
                 "spec": proposal_text(problem, proposal.assignment, evaluation, rank),
             }
         )
@@ -62,6 +73,9 @@ def result_data(problem: Problem, result: SolveResult) -> dict[str, Any]:
         "elapsed": round(result.elapsed, 3),
         "lower_bound": result.lower_bound,
         "reasons": result.reasons,
+        "rules": list(problem.rules.forbid),
+        "relaxed": [{"code": code, "reason": reason} for code, reason in result.relaxed],
+        "explanation": result.explanation,
         "proposals": proposals,
         "stats": result.stats,
     }
@@ -71,6 +85,12 @@ def table(problem: Problem, result: SolveResult) -> str:
     lines = [f"status: {STATUS_TEXT[result.status]} in {result.elapsed:.2f} s ({_method(result)})"]
     for reason in result.reasons:
         lines.append(f"  - {reason}")
+    if problem.rules.forbid:
+        lines.append(f"rules: every proposal passes {', '.join(problem.rules.forbid)} (rfdesign check)")
+    for code, reason in result.relaxed:
+        lines.append(f"not checked: {code}, because {reason}")
+    for line in result.explanation:
+        lines.append(f"explain: {line}")
     if result.lower_bound is not None and result.status == "feasible":
         lines.append(f"proven lower bound on {problem.objective}: {result.lower_bound:,}")
     if "note" in result.stats:
@@ -94,16 +114,20 @@ def table(problem: Problem, result: SolveResult) -> str:
         ]
         lines += ["", f"proposal {rank}:", aligned_table(["layer", "kernel", "stride", "dilation", "kept"], body,
                                                          [False, True, True, True, False])]
+        for finding in proposal.reported:
+            lines.append(f"check also reports {finding.code} [{finding.severity}]: {finding.message}")
     return "\n".join(lines)
 
 
 def _text(value: Any) -> str:
+    if value is None:
+        return "-"
     return "x".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _method(result: SolveResult) -> str:
     if result.method == "dp":
-        return "exhaustive dynamic program over the chain"
+        return "exhaustive dynamic program over the chain of stages"
     return f"z3, {result.stats.get('z3_calls', 0)} solver calls"
 
 

@@ -146,14 +146,17 @@ def window_geometry(node: Node, size: Sequence[int]) -> list[tuple[int, int, int
             if rule is not None:  # the output is n * s; the crop is split (same), all after (causal) or before
                 out = n * s
                 total = max(k_eff - s, 0)
-                pair = {"same": (total // 2, total - total // 2), "causal": (0, total), "anticausal": (total, 0)}[rule]
+                split = (total // 2, total - total // 2)
+                pair = {"same": split, "centred": split, "causal": (0, total), "anticausal": (total, 0)}[rule]
             else:
                 pair = node.attrs.padding[axis]  # type: ignore[index]
                 out = (n - 1) * s - pair[0] - pair[1] + k_eff + node.attrs.output_padding[axis]
         elif rule == "same":
             out, pair = same_pads(n, s, k_eff)
         else:
-            pair = {"causal": (k_eff - 1, 0), "anticausal": (0, k_eff - 1)}[rule] if rule else node.attrs.padding[axis]
+            rules = {"causal": (k_eff - 1, 0), "anticausal": (0, k_eff - 1),
+                     "centred": ((k_eff - 1) // 2, k_eff - 1 - (k_eff - 1) // 2)}  # fmt: skip
+            pair = rules[rule] if rule else node.attrs.padding[axis]
             out = window_output(n, k_eff, s, pair, node.attrs.ceil_mode if node.op in ("maxpool", "avgpool") else False)
         if out < 1:
             raise SpecError(

@@ -16,6 +16,9 @@ from rfdesign.spec.normalize import AttrReader
 class ShuffleAttrs(Attrs):
     factor: tuple[int, ...] = ()  # block size per axis
 
+    def axis(self, axis: int) -> ShuffleAttrs:
+        return ShuffleAttrs((self.factor[axis],))
+
     @property
     def block(self) -> int:
         return prod(self.factor)

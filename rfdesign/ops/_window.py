@@ -7,7 +7,7 @@ geometry and YAML fields, so the four cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rfdesign.errors import SpecError
@@ -40,6 +40,16 @@ class WindowAttrs(Attrs):
 
     def choices(self) -> dict[str, tuple[Any, ...]]:
         return {attr: getattr(self, attr) for attr in WINDOW_ATTRS}
+
+    def axis(self, axis: int) -> WindowAttrs:
+        padding = self.padding if isinstance(self.padding, str) else (self.padding[axis],)
+        return replace(
+            self,
+            kernel=(self.kernel[axis],),
+            stride=(self.stride[axis],),
+            dilation=(self.dilation[axis],),
+            padding=padding,
+        )
 
     def free(self) -> list[str]:
         """The attributes that still hold a hole."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 from typing import Any, Literal
 
@@ -37,6 +37,10 @@ class ConvTransposeAttrs(ConvAttrs):
     """A convolution's attributes plus PyTorch's ``output_padding`` (extra pixels after, per axis)."""
 
     output_padding: tuple[int, ...] = ()
+
+    def axis(self, axis: int) -> ConvTransposeAttrs:
+        view = ConvAttrs.axis(self, axis)
+        return replace(view, output_padding=(self.output_padding[axis],))  # type: ignore[return-value]
 
 
 @register

@@ -34,6 +34,9 @@ class CropAttrs(Attrs):
     def references(self) -> tuple[str, ...]:
         return () if self.like is None else (self.like,)
 
+    def axis(self, axis: int) -> CropAttrs:
+        return self if self.crop is None else CropAttrs((self.crop[axis],), self.like)
+
     def renamed(self, rename: Any) -> CropAttrs:
         return self if self.like is None else CropAttrs(self.crop, rename(self.like))
 

@@ -26,6 +26,9 @@ class PadLayer(LayerBase):
 class PadAttrs(Attrs):
     padding: tuple[tuple[int, int], ...] = ()  # (before, after) per axis
 
+    def axis(self, axis: int) -> PadAttrs:
+        return PadAttrs((self.padding[axis],))
+
 
 @register
 class Pad(Op):

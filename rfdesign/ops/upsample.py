@@ -38,6 +38,11 @@ class UpsampleAttrs(Attrs):
     mode: str = "nearest"  # "nearest" or "linear" (bilinear, trilinear: linear on each axis)
     align_corners: bool = False
 
+    def axis(self, axis: int) -> UpsampleAttrs:
+        factor = None if self.factor is None else (self.factor[axis],)
+        size = None if self.size is None else (self.size[axis],)
+        return UpsampleAttrs(factor, size, self.mode, self.align_corners)
+
 
 def resample_axis(attrs: UpsampleAttrs, axis: int, n: int) -> tuple[int, OpMap]:
     """Output size and index map of one axis."""

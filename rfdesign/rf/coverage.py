@@ -20,6 +20,7 @@ from fractions import Fraction
 
 from rfdesign.errors import SpecError
 from rfdesign.rf.analysis import Analysis, LayerResult
+from rfdesign.rf.maps import OpMap
 from rfdesign.spec.graph import INPUT
 
 Units = set[int]
@@ -28,9 +29,8 @@ Units = set[int]
 MAX_COVERAGE_UNITS = 1 << 24
 
 
-def _taps(layer: LayerResult, axis: int, units: Units, in_size: int) -> Units:
-    """The units of the layer's input that ``units`` of its output read, along ``axis``."""
-    op_map = layer.geometry.maps[axis]
+def read_back(op_map: OpMap, units: Units, in_size: int) -> Units:
+    """The units of an op's input (of ``in_size`` units) that ``units`` of its output read through ``op_map``."""
     result: Units = set()
     for v in units:
         result.update(op_map.taps_at(v))
@@ -54,6 +54,11 @@ def _check_size(analysis: Analysis) -> None:
         analysis.graph.input_location,
         "check at a smaller --input-size, or skip those rules with --ignore RF103,RF107",
     )
+
+
+def _taps(layer: LayerResult, axis: int, units: Units, in_size: int) -> Units:
+    """The units of the layer's input that ``units`` of its output read, along ``axis``."""
+    return read_back(layer.geometry.maps[axis], units, in_size)
 
 
 def window_has_gaps(kernel: int, stride: int, dilation: int) -> bool:
@@ -81,15 +86,20 @@ class Coverage:
         return self.needed[INPUT]
 
 
-def coverage(analysis: Analysis, outputs: Iterable[str] | None = None) -> Coverage:
-    """Walk back from every unit of ``outputs`` (default: the primary output)."""
+def coverage(
+    analysis: Analysis, outputs: Iterable[str] | None = None, start: dict[str, list[Units]] | None = None
+) -> Coverage:
+    """Walk back from every unit of ``outputs`` (default: the primary output), or from the units in ``start``."""
     dims = len(analysis.input_size)
-    names = list(outputs) if outputs is not None else [analysis.outputs[0]]
     _check_size(analysis)
     needed: dict[str, list[Units]] = {}
-    for name in names:
-        size = analysis.layers[name].output_size
-        needed[name] = [set(range(n)) for n in size]
+    if start is not None:
+        needed = {name: [set(units) for units in sets] for name, sets in start.items()}
+    else:
+        names = list(outputs) if outputs is not None else [analysis.outputs[0]]
+        for name in names:
+            size = analysis.layers[name].output_size
+            needed[name] = [set(range(n)) for n in size]
     for name in reversed(list(analysis.layers)):
         if name not in needed:
             continue

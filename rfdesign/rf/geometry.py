@@ -48,11 +48,16 @@ def same_padding(size: int, stride: int, effective: int) -> tuple[int, tuple[int
 def rule_padding(rule: str, size: int, stride: int, effective: int) -> tuple[int, int]:
     """The (before, after) padding a named rule gives a (non-transposed) window on one axis.
 
-    ``same``: TensorFlow's rule; ``causal``: all ``effective - 1`` pixels before,
-    so unit v reads nothing after pixel v * stride; ``anticausal``: all after.
+    ``same``: TensorFlow's rule; ``centred``: ``(effective - 1) // 2`` before and
+    the rest after, whatever the stride (PyTorch's usual padding: unit v is
+    centred on pixel v * stride for odd kernels); ``causal``: all
+    ``effective - 1`` pixels before, so unit v reads nothing after pixel
+    v * stride; ``anticausal``: all after.
     """
     if rule == "same":
         return same_padding(size, stride, effective)[1]
+    if rule == "centred":
+        return ((effective - 1) // 2, effective - 1 - (effective - 1) // 2)
     if rule == "causal":
         return (effective - 1, 0)
     if rule == "anticausal":
@@ -63,12 +68,12 @@ def rule_padding(rule: str, size: int, stride: int, effective: int) -> tuple[int
 def transposed_rule_crop(rule: str, stride: int, effective: int) -> tuple[int, int]:
     """The (before, after) crop a named rule gives a transposed window: output ``size * stride``.
 
-    ``same`` splits ``max(effective - stride, 0)`` with the odd pixel after,
-    ``causal`` crops it all after (unit v reads no input after v / stride),
-    ``anticausal`` all before.
+    ``same`` and ``centred`` split ``max(effective - stride, 0)`` with the odd
+    pixel after, ``causal`` crops it all after (unit v reads no input after
+    v / stride), ``anticausal`` all before.
     """
     total = max(effective - stride, 0)
-    if rule == "same":
+    if rule in ("same", "centred"):
         return (total // 2, total - total // 2)
     if rule == "causal":
         return (0, total)

@@ -22,17 +22,14 @@ MAX_SHAPES = 20_000
 def _all_final_shapes(model: ChainModel) -> dict[Shape, int]:
     """Every final shape any design reaches (ignoring the target), with a bitmask of its receptive fields."""
     current: dict[Shape, int] = {model.shapes[0][0]: 1 << 1}
-    graph = model.graph
-    for name in model.layers:
-        node = graph.nodes[name]
-        in_channels = model.channels[node.inputs[0]]
+    for index in range(len(model.stages)):
         following: dict[Shape, int] = {}
         for shape, fields in current.items():
-            for move in model.moves(node):
-                result = model._apply(node, shape, move, in_channels)
+            for move in model.stage_moves[index]:
+                result = model.transition(index, shape, move)
                 if result is None:
                     continue
-                new_shape, delta, _ = result
+                new_shape, delta, _, _ = result
                 following[new_shape] = following.get(new_shape, 0) | (fields << delta)
         if len(following) > MAX_SHAPES:
             break
@@ -95,8 +92,6 @@ def explain_chain(model: ChainModel) -> list[str]:
             f"no design's receptive field falls in {bounds_text((low, high))}{context}"
             + (f": the nearest reachable are {nearest}" if nearest else "")
         )
-    if model.problem.constraints.get("no_unseen_pixels"):
-        reasons.append("no_unseen_pixels excludes options whose windows leave gaps (stride above the effective kernel)")
     return reasons
 
 
@@ -121,7 +116,6 @@ def explain_z3(model: Any, budget: float = 5.0) -> list[str]:
     if not labels:
         return ["no design fits the input: some layer's output would be empty for every choice"]
     reasons = [f"the conflicting parts of the target: {', '.join(labels)}"]
-    output = model.graph.output
     targets = model.problem.targets
     for label in labels:
         if label not in ("receptive_field.min", "receptive_field.max"):
@@ -131,7 +125,7 @@ def explain_z3(model: Any, budget: float = 5.0) -> list[str]:
         found: dict[tuple[int, int], list[int]] = {}
         for axis in range(model.dims):
             bound = targets.receptive_field[axis][0 if maximise else 1]
-            rf = model.hi[(output, axis)] - model.lo[(output, axis)] + 1
+            rf = model.receptive_field(axis)
             extreme = _extreme(solver, rf, others, maximise, budget)
             if extreme is not None and bound is not None:
                 found.setdefault((extreme, bound), []).append(axis + 1)

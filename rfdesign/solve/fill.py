@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from rfdesign.io.yaml_export import dump, spec_dict
+from rfdesign.spec.writer import dump, spec_dict
 from rfdesign.rf.report import number
 from rfdesign.solve.problem import Assignment, Evaluation, Problem
 from rfdesign.spec.graph import Graph
@@ -36,8 +36,12 @@ def without_dropped(problem: Problem, assignment: Assignment) -> Graph:
 
 
 def _target(problem: Problem) -> dict[str, Any]:
-    raw = (problem.graph.raw or {}).get("target", {}) or {}
-    return {key: raw[key] for key in ("receptive_field", "output_size", "effective_stride") if key in raw}
+    """The template's target as written (receptive field, output size, stride), for `check` to confirm."""
+    target = problem.graph.target
+    if target is None:
+        return {}
+    written = target.model_dump(include={"receptive_field", "output_size", "effective_stride"}, exclude_unset=True)
+    return {key: value for key, value in written.items() if value is not None}
 
 
 def proposal_text(problem: Problem, assignment: Assignment, evaluation: Evaluation, rank: int) -> str:
@@ -48,6 +52,12 @@ def proposal_text(problem: Problem, assignment: Assignment, evaluation: Evaluati
     target = _target(problem)
     if target:
         extra["target"] = target
+    review = dict(problem.graph.review or {})
+    relaxed = [code for code, _ in problem.rules.relaxed]
+    if relaxed:  # the target forces them: `rfdesign check` on the proposal need not report them again
+        review["ignore"] = list(dict.fromkeys(list(review.get("ignore", [])) + relaxed))
+    if review:
+        extra["review"] = review
     rf = "x".join(str(v) for v in evaluation.receptive_field)
     stride = "x".join(str(number(v)) for v in evaluation.effective_stride)
     header = (
@@ -56,4 +66,6 @@ def proposal_text(problem: Problem, assignment: Assignment, evaluation: Evaluati
         f"(minimised: {problem.objective})\n"
         f"receptive field {rf}, effective stride {stride}, output size {'x'.join(map(str, evaluation.output_size))}"
     )
+    for code, reason in problem.rules.relaxed:
+        header += f"\n{code} is not checked: {reason}"
     return dump(spec_dict(graph, extra), header)

@@ -8,6 +8,9 @@ A *hole* is a ``{choose: [...]}`` on a layer's kernel, stride or dilation
 analyses exactly (:meth:`Problem.evaluate`). The solvers only propose
 assignments: every proposal is checked this way before it is reported.
 
+Design rules (``forbid: [RF103, ...]``) are checked on the concrete
+network by the review itself (:mod:`rfdesign.solve.rules`).
+
 Assignments are canonical, so that two different assignments are two
 different networks: a dilation does not matter on an axis where the kernel
 is 1, and nothing matters in a dropped layer; such values are set to the
@@ -28,11 +31,15 @@ from rfdesign.rf.layer import output_channels
 from rfdesign import ops
 from rfdesign.spec.graph import INPUT, Choice, Graph, Node, ancestors
 from rfdesign.spec.target import AxisTargets, targets, within
+from rfdesign.solve.rules import ALIASES, DEFAULT_FORBID, RuleSet, rule_codes
 
-#: ops the solver can reason about on the path to the output
-SUPPORTED_OPS = frozenset({ops.CONV, ops.MAXPOOL, ops.AVGPOOL, ops.IDENTITY, ops.NORM, ops.ADD, ops.CONCAT, ops.PAD})
 ATTRS = ("kernel", "stride", "dilation")
-CONSTRAINTS = ("no_unseen_pixels", "no_gridding")
+#: what the solvers can minimise: parameters, multiply-adds, or the largest activation (channels x units)
+OBJECTIVES = ("params", "flops", "activations")
+#: keys of `target.constraints`
+CONSTRAINT_KEYS = ("forbid", "allow", "defaults", *ALIASES)
+#: the boolean constraint names (aliases of rule codes: no_unseen_pixels is RF103, no_gridding RF104)
+CONSTRAINTS = tuple(ALIASES)
 
 Key = tuple[str, str, int]  # (node, attribute, axis)
 
@@ -65,18 +72,38 @@ class Evaluation:
     analysis: Analysis
     params: int
     flops: int
+    activations: int  # the largest output of any design layer: channels x units
     objective: int
     receptive_field: tuple[int, ...]
     effective_stride: tuple[Any, ...]
     output_size: tuple[int, ...]
     depth: int
-    meets_target: bool
-    violations: tuple[str, ...]
+    meets_target: bool  # the target and every forbidden rule
+    violations: tuple[str, ...]  # what misses the target, then the forbidden rules' findings, as text
+    findings: tuple[Any, ...] = ()  # the review's findings for forbidden rules (rfdesign.review.finding.Finding)
+    misses_target: bool = False  # the target itself is missed (not only a rule)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What the solver keeps or drops as one: an optional layer, or an optional block use.
+
+    ``entry`` is the node it reads; dropped, its ``output`` passes ``entry`` on.
+    """
+
+    name: str
+    members: tuple[str, ...]
+    entry: str
+    output: str
 
 
 @dataclass
 class Problem:
-    """A template graph, its holes and optional layers, and what it must reach."""
+    """A template graph, its holes and optional units, and what it must reach.
+
+    ``optional`` lists the units' names (an optional layer's own name, or an
+    optional block use's); ``kept`` in an :class:`Assignment` is keyed by them.
+    """
 
     graph: Graph
     holes: list[Hole]
@@ -84,12 +111,25 @@ class Problem:
     targets: AxisTargets
     objective: str = "params"
     top_k: int = 1
-    constraints: dict[str, bool] = field(default_factory=dict)
+    rules: RuleSet = field(default_factory=RuleSet)
     design: list[str] = field(default_factory=list)  # the output node and its ancestors, in order
+    units: dict[str, Unit] = field(default_factory=dict)
 
     @property
     def dims(self) -> int:
         return self.graph.dims
+
+    def unit_of(self, name: str) -> str | None:
+        """The optional unit node ``name`` belongs to (None for a layer that is always there)."""
+        node = self.graph.nodes[name]
+        if node.group:
+            return node.group
+        return name if node.optional else None
+
+    def kept(self, assignment: Assignment, name: str) -> bool:
+        """Whether node ``name`` is in the design ``assignment`` describes."""
+        unit = self.unit_of(name)
+        return unit is None or assignment.kept.get(unit, True)
 
     def options(self, node: str, attr: str, axis: int) -> tuple[int, ...]:
         """The values ``attr`` of ``node`` may take on ``axis`` (one value when fixed)."""
@@ -103,17 +143,27 @@ class Problem:
         """The canonical form of an assignment (see the module docstring)."""
         values = dict(values)
         for hole in self.holes:
+            if (hole.node, hole.attr, hole.axes[0]) not in values:
+                continue  # a partial assignment (one stage's) leaves other layers' holes out
             node = self.graph.nodes[hole.node]
             smallest = min(hole.options)
-            if not kept.get(hole.node, True):
+            unit = self.unit_of(hole.node)
+            if unit is not None and not kept.get(unit, True):
                 for axis in hole.axes:
                     values[(hole.node, hole.attr, axis)] = smallest
             elif hole.attr == "dilation":
+                if any((hole.node, "kernel", axis) not in values and self._is_hole(node, "kernel", axis)
+                       for axis in hole.axes):  # fmt: skip
+                    continue
                 kernels = [self.value(node, "kernel", axis, values) for axis in hole.axes]
                 if all(k == 1 for k in kernels):
                     for axis in hole.axes:
                         values[(hole.node, hole.attr, axis)] = smallest
         return Assignment(values, dict(kept))
+
+    @staticmethod
+    def _is_hole(node: Node, attr: str, axis: int) -> bool:
+        return isinstance(node.attrs.choices()[attr][axis], Choice)
 
     def value(self, node: Node, attr: str, axis: int, values: Mapping[Key, int]) -> int:
         current = node.attrs.choices()[attr][axis]
@@ -125,8 +175,10 @@ class Problem:
         """The template with every hole filled; a dropped layer becomes an identity."""
         nodes: dict[str, Node] = {}
         for name, node in self.graph.nodes.items():
-            if not assignment.kept.get(name, True):
-                nodes[name] = Node(name, ops.IDENTITY, node.inputs, node.location, node.path, "identity",
+            if not self.kept(assignment, name):
+                unit = self.units[self.unit_of(name)]  # type: ignore[index]
+                source = unit.entry if name == unit.output else node.inputs[0]
+                nodes[name] = Node(name, ops.IDENTITY, (source,), node.location, node.path, "identity",
                                    scope=node.scope, note="dropped by the solver")
                 continue
             changes = {
@@ -143,6 +195,8 @@ class Problem:
         layers = analysis.layers
         if self.objective == "flops":
             return sum(layers[name].flops for name in self.design)
+        if self.objective == "activations":
+            return activations(analysis, self.design)
         return sum(layers[name].params for name in self.design)
 
     def evaluate(self, assignment: Assignment) -> Evaluation:
@@ -163,16 +217,19 @@ class Problem:
             for axis, (value, axis_bounds) in enumerate(zip(values, bounds)):
                 if not within(value, axis_bounds):
                     violations.append(f"{label} {value} on axis {axis + 1} is outside {axis_bounds}")
-        violations.extend(self._constraint_violations(analysis))
+        misses = bool(violations)
+        findings = tuple(self.rules.findings(analysis.graph, analysis))
+        violations.extend(f"{f.code} {f.name}: {f.message}" for f in findings)
         depth = sum(
             1
             for name in self.design
-            if analysis.layers[name].op in (ops.CONV, ops.MAXPOOL, ops.AVGPOOL) and assignment.kept.get(name, True)
+            if analysis.layers[name].op in (ops.CONV, ops.MAXPOOL, ops.AVGPOOL) and self.kept(assignment, name)
         )
         return Evaluation(
             analysis=analysis,
             params=analysis.params,
             flops=analysis.flops,
+            activations=activations(analysis, self.design),
             objective=self.objective_of(analysis),
             receptive_field=rf,
             effective_stride=stride,
@@ -180,29 +237,78 @@ class Problem:
             depth=depth,
             meets_target=not violations,
             violations=tuple(violations),
+            findings=findings,
+            misses_target=misses,
         )
 
-    def _constraint_violations(self, analysis: Analysis) -> list[str]:
-        found = []
-        if self.constraints.get("no_unseen_pixels") or self.constraints.get("no_gridding"):
-            from rfdesign.review.config import ReviewConfig
-            from rfdesign.review.runner import review
+    def with_rules(self, rules: RuleSet) -> Problem:
+        """The same problem under other rules."""
+        return replace(self, rules=rules)
 
-            codes = []
-            if self.constraints.get("no_unseen_pixels"):
-                codes.append("RF103")
-            if self.constraints.get("no_gridding"):
-                codes.append("RF104")
-            result = review(analysis.graph, ReviewConfig(select=tuple(codes)), analysis)
-            found.extend(f"{f.code} {f.name}: {f.message}" for f in result.findings)
-        return found
+
+def activations(analysis: Analysis, names: list[str]) -> int:
+    """The largest output among ``names``: channels x units (elements of one sample's activation)."""
+    return max((analysis.layers[name].channels * prod(analysis.layers[name].output_size) for name in names), default=0)
+
+
+def rule_set(graph: Graph, overrides: dict[str, Any]) -> RuleSet:
+    """The rules a design must pass: the defaults, less what is allowed, plus what is forbidden.
+
+    From the spec's ``target.constraints`` (``forbid``, ``allow``, ``defaults``
+    and the aliases ``no_unseen_pixels`` / ``no_gridding``) and the command
+    line's ``forbid`` / ``allow`` / ``defaults`` / alias overrides. A default
+    rule the spec's ``review:`` block turns off is not forbidden; the rules
+    run with the spec's review options.
+    """
+    from rfdesign.review.rule import all_rules
+    from rfdesign.review.runner import spec_config
+    from rfdesign.spec.suggest import did_you_mean
+
+    known = list(all_rules())
+    config = spec_config(graph)
+    target = graph.target
+    constraints = dict(target.constraints or {}) if target is not None else {}
+    forbid: list[str] = []
+    allow: list[str] = []
+    use_defaults = True
+    for key, value in constraints.items():
+        where = graph.locate(("target", "constraints", key))
+        if key not in CONSTRAINT_KEYS:
+            raise SpecError(
+                f"unknown constraint `{key}`",
+                where,
+                did_you_mean(str(key), CONSTRAINT_KEYS) or f"constraints: {', '.join(CONSTRAINT_KEYS)}",
+            )
+        if key in ALIASES or key == "defaults":
+            if not isinstance(value, bool):
+                raise SpecError(f"`target.constraints.{key}` must be true or false", where)
+            if key == "defaults":
+                use_defaults = value
+            elif value:
+                forbid.append(ALIASES[key])
+            continue
+        codes = rule_codes(value, f"`target.constraints.{key}`", where, known)
+        (forbid if key == "forbid" else allow).extend(codes)
+    forbid.extend(overrides.get("forbid") or ())
+    allow.extend(overrides.get("allow") or ())
+    forbid.extend(code for alias, code in ALIASES.items() if overrides.get(alias))
+    if overrides.get("defaults") is not None:
+        use_defaults = bool(overrides["defaults"])
+    explicit = set(forbid) - set(allow)
+    chosen = set(explicit)
+    if use_defaults:
+        chosen |= {code for code in DEFAULT_FORBID if config.enabled(code) and code not in allow}
+    order = list(DEFAULT_FORBID) + sorted(set(known) - set(DEFAULT_FORBID))
+    return RuleSet(tuple(code for code in order if code in chosen), frozenset(explicit), config)
 
 
 def build_problem(graph: Graph, overrides: dict[str, Any] | None = None) -> Problem:
-    """Extract the holes, optional layers and target of a template spec.
+    """Extract the holes, optional layers, target and rules of a template spec.
 
-    ``overrides`` may set ``objective``, ``top_k`` and constraint flags
-    (command-line options win over the spec's ``target:``).
+    ``overrides`` may set ``objective``, ``top_k``, and the rules (``forbid``,
+    ``allow``: lists of codes; ``defaults``: whether the default rules apply;
+    ``no_unseen_pixels``, ``no_gridding``: aliases); command-line options win
+    over the spec's ``target:``.
     """
     overrides = overrides or {}
     target = graph.target
@@ -218,23 +324,7 @@ def build_problem(graph: Graph, overrides: dict[str, Any] | None = None) -> Prob
             "`target:` sets neither receptive_field, output_size nor effective_stride",
             graph.locate(("target",)),
         )
-    constraints = dict(target.constraints or {})
-    for key, value in constraints.items():
-        if key not in CONSTRAINTS:
-            from rfdesign.spec.suggest import did_you_mean
-
-            raise SpecError(
-                f"unknown constraint `{key}`",
-                graph.locate(("target", "constraints", key)),
-                did_you_mean(key, CONSTRAINTS) or f"constraints: {', '.join(CONSTRAINTS)}",
-            )
-        if not isinstance(value, bool):
-            raise SpecError(
-                f"`target.constraints.{key}` must be true or false", graph.locate(("target", "constraints", key))
-            )
-    for key in CONSTRAINTS:
-        if overrides.get(key):
-            constraints[key] = True
+    rules = rule_set(graph, overrides)
     needed = ancestors(graph.nodes, [graph.output])
     design = [name for name in graph.nodes if name in needed]
     holes: list[Hole] = []
@@ -247,12 +337,6 @@ def build_problem(graph: Graph, overrides: dict[str, Any] | None = None) -> Prob
                 node.location,
                 "the solver designs the path to the output; fix this layer's values or move the output",
             )
-        if name in design and node.op not in SUPPORTED_OPS:
-            raise SpecError(
-                f"`rfdesign solve` cannot yet design through `{node.op}` (layer `{name}`)",
-                node.location,
-                f"supported on the path to the output: {', '.join(sorted(SUPPORTED_OPS))}",
-            )
         for attr, values in node.attrs.choices().items():
             if attr in node.attrs.tied and isinstance(values[0], Choice):
                 holes.append(Hole(name, attr, tuple(range(graph.dims)), values[0].options))
@@ -260,10 +344,13 @@ def build_problem(graph: Graph, overrides: dict[str, Any] | None = None) -> Prob
             for axis, value in enumerate(values):
                 if isinstance(value, Choice):
                     holes.append(Hole(name, attr, (axis,), value.options))
-        if node.optional:
+        if node.optional and not node.group:
             if node.op in ops.MERGE_OPS:
                 raise SpecError(f"a merge (`{name}`) cannot be optional", node.location)
             optional.append(name)  # that dropping it keeps the channels is checked below
+    units = {name: Unit(name, (name,), graph.nodes[name].inputs[0], name) for name in optional}
+    units.update(_group_units(graph, design))
+    optional.extend(name for name in units if name not in optional)
     problem = Problem(
         graph=graph,
         holes=holes,
@@ -271,8 +358,9 @@ def build_problem(graph: Graph, overrides: dict[str, Any] | None = None) -> Prob
         targets=bounds,
         objective=overrides.get("objective") or target.objective,
         top_k=overrides.get("top_k") or target.top_k,
-        constraints=constraints,
+        rules=rules,
         design=design,
+        units=units,
     )
     _check_optional_channels(problem)
     if not holes and not optional:
@@ -292,15 +380,39 @@ def channel_counts(graph: Graph) -> dict[str, int]:
     return counts
 
 
+def _group_units(graph: Graph, design: list[str]) -> dict[str, Unit]:
+    """The optional block uses: their members (in order), the one node they read, and their output."""
+    members: dict[str, list[str]] = {}
+    for name in design:
+        group = graph.nodes[name].group
+        if group:
+            members.setdefault(group, []).append(name)
+    units = {}
+    for group, names in members.items():
+        inside = set(names)
+        outside = {s for n in names for s in graph.nodes[n].dependencies() if s not in inside}
+        node = graph.nodes[names[-1]]
+        if len(outside) != 1 or group not in inside:
+            raise SpecError(
+                f"the optional block use `{group}` reads {len(outside)} layers from outside; the solver can drop "
+                "only a use with one input",
+                node.location,
+            )
+        units[group] = Unit(group, tuple(names), outside.pop(), group)
+    return units
+
+
 def _check_optional_channels(problem: Problem) -> None:
-    """A dropped layer passes its input on, so it must not change the channel count."""
+    """A dropped unit passes its input on, so it must not change the channel count."""
     counts = channel_counts(problem.graph)
     for name in problem.optional:
-        node = problem.graph.nodes[name]
-        before, after = counts[node.inputs[0]], counts[name]
+        unit = problem.units[name]
+        node = problem.graph.nodes[unit.output]
+        before, after = counts[unit.entry], counts[unit.output]
         if before != after:
+            what = "layer" if len(unit.members) == 1 else "block use"
             raise SpecError(
-                f"optional layer `{name}` changes the channels ({before} -> {after}); dropping it would break the network",
+                f"optional {what} `{name}` changes the channels ({before} -> {after}); dropping it would break the network",
                 node.location,
                 "make optional only layers that keep the channel count",
             )

@@ -316,7 +316,8 @@ class Expander:
             node = Node(name, ops.IDENTITY, (source,), self.locate(layer.path), layer.path, "identity", scope=name)
             self.nodes[name] = node
             return name
-        return self.expand(
+        first = len(self.nodes)
+        result = self.expand(
             inner_layers,
             block_path + ("layers",),
             inner,
@@ -326,6 +327,25 @@ class Expander:
             output_name=name,
             depth=depth + 1,
         )
+        if normalize.AttrReader(self.dims, layer.path, self.locate).flag("optional", call.optional):
+            self._optional_use(list(self.nodes.values())[first:], name, layer.path, len(resolved))
+        return result
+
+    def _optional_use(self, members: list[Node], name: str, path: Path, inputs: int) -> None:
+        """Make the nodes of one block use a single optional unit: the solver keeps or drops them together."""
+        if inputs != 1:
+            raise SpecError(
+                f"an optional use of a block must have one input (`{name}` has {inputs})", self.locate(path),
+                "dropping it passes that input on",
+            )
+        for node in members:
+            if node.group:
+                raise SpecError(
+                    f"`{name}` is optional and so is the block use `{node.group}` inside it", self.locate(path),
+                    "make only one of them optional",
+                )
+            node.optional = True
+            node.group = name
 
     def _block_output_index(self, definition: models.BlockDef, block: str, values: dict[str, Any]) -> int | None:
         if definition.output in definition.inputs:

@@ -40,10 +40,10 @@ Padding = Annotated[
     Any,
     WithJsonSchema(
         {
-            "description": "int, 'same', 'valid', 'causal', 'anticausal', one int per axis, or [before, after] per axis",
+            "description": "int, 'same', 'valid', 'centred', 'causal', 'anticausal', one int per axis, or [before, after] per axis",
             "anyOf": [
                 INT_SCHEMA,
-                {"enum": ["same", "valid", "causal", "anticausal"]},
+                {"enum": ["same", "valid", "centred", "causal", "anticausal"]},
                 EXPR_SCHEMA,
                 {
                     "type": "array",

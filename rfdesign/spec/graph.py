@@ -52,6 +52,10 @@ class Attrs:
         """A copy whose references to other nodes go through ``rename``."""
         return self
 
+    def axis(self, axis: int) -> Attrs:
+        """The attributes of one spatial axis, as a 1-D op's (per-axis values cut to that axis)."""
+        return self
+
 
 #: the attributes of an op that has none (merges, identities)
 NO_ATTRS = Attrs()
@@ -64,7 +68,8 @@ class Node:
     ``op`` is a canonical op name (:mod:`rfdesign.ops`); ``attrs`` its typed
     attributes (the op's ``attrs_type``: kernel, stride … for a convolution).
     ``source_op`` is the word the spec (or the imported model) used, e.g.
-    ``relu`` for an identity; ``scope`` the block use the node comes from.
+    ``relu`` for an identity; ``scope`` the block use the node comes from;
+    ``group`` the optional block use whose nodes the solver keeps or drops together.
     """
 
     name: str
@@ -77,6 +82,7 @@ class Node:
     optional: bool = False
     note: str | None = None
     scope: str = ""
+    group: str = ""  # the optional block use this node belongs to: the solver keeps or drops it whole
 
     def dependencies(self) -> tuple[str, ...]:
         """Every node this one reads: its inputs, then its references (a crop's ``like``)."""

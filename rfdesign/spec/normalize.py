@@ -100,8 +100,9 @@ def _one(
 
 
 #: padding rules resolved against the (effective) kernel and the input size: TensorFlow's `same`,
-#: and all the padding before (`causal`) or after (`anticausal`) the input
-PADDING_RULES = ("same", "causal", "anticausal")
+#: PyTorch's usual `(k' - 1) // 2` on both sides (`centred`, the odd pixel after), and all the
+#: padding before (`causal`) or after (`anticausal`) the input
+PADDING_RULES = ("same", "centred", "causal", "anticausal")
 
 
 def padding_pairs(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rfdesign.review.context import ReviewContext
-from rfdesign.review.dilation import chain_paths, common_factor, hdc_m2, holes, suggest
+from rfdesign.rf.dilation import chain_paths, common_factor, hdc_m2, holes, suggest
 from rfdesign.review.finding import Finding
 from rfdesign.review.rule import rule
 from rfdesign.review.rules._text import along, group_axes

@@ -1,4 +1,4 @@
-"""Gridding of stacked dilated convolutions (shared by RF104 and the solver).
+"""Gridding of stacked dilated convolutions: the offsets a stack reads (for RF104 and the solver, which sit above).
 
 A stack of stride-1 convolutions with kernels k_i and dilations d_i reads,
 relative to its first input position, the offsets
