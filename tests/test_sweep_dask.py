@@ -25,7 +25,8 @@ axes:
 sample: {random: 20, seed: 11}
 """
 
-# a DAG: solved by z3, whose choice among designs of equal cost must not depend on the worker's history
+# a DAG with a per-axis hole (so z3 solves it), whose choice among designs of equal cost must not depend on
+# the worker's history
 RESIDUAL = """\
 name: residual
 input: {size: [64, 64], channels: 3}
@@ -33,7 +34,7 @@ target: {receptive_field: {min: 20, max: 40}, effective_stride: 4}
 layers:
   - {name: stem, op: conv, out: 8, kernel: {choose: [3, 5]}, stride: {choose: [1, 2]}, padding: same}
   - {name: a, op: conv, out: 8, kernel: {choose: [1, 3, 5, 7]}, dilation: {choose: [1, 2, 4]}, padding: same}
-  - {name: b, op: conv, out: 8, kernel: {choose: [1, 3]}, stride: {choose: [1, 2]}, padding: same}
+  - {name: b, op: conv, out: 8, kernel: [{choose: [1, 3]}, 3], stride: {choose: [1, 2]}, padding: same}
   - {name: skip, op: conv, from: stem, out: 8, kernel: 1, stride: {choose: [1, 2]}, padding: same}
   - {name: sum, op: add, from: [b, skip]}
 """

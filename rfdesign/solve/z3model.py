@@ -209,6 +209,7 @@ class Z3Model:
             for (values, chosen), (ref_state, ref_bool) in product(self._combos(node, axis), reference_states):
                 view = replace(node, attrs=node.attrs.axis(axis).with_values(**values) if values else node.attrs.axis(axis))
                 for index, state in enumerate(self.states[inp]):
+                    self._tick()
                     here = z3.And(self.state[inp][index], chosen, ref_bool)
                     try:
                         geometry = op.geometry(
@@ -228,8 +229,10 @@ class Z3Model:
                 states = list(dict.fromkeys(states + self.states[(bypass, axis)]))
             self._vars(node.name, states, axis)
             out = (node.name, axis)
+            index_of = {state: i for i, state in enumerate(states)}
             for here, result, bounds in transitions:
-                effects = [self.state[out][states.index(result)]]
+                self._tick()
+                effects = [self.state[out][index_of[result]]]
                 for r, (lows, highs) in bounds.items():
                     effects.append(self._extreme(self.lo[out][r], lows, min))
                     effects.append(self._extreme(self.hi[out][r], highs, max))
@@ -275,16 +278,19 @@ class Z3Model:
         bounds: dict[int, tuple[list[Any], list[Any]]] = {}
         empty = []
         for v in range(period):
-            taps = [x for x in op_map.taps_at(v) if x % q not in state.empty]
-            if not taps:
-                empty.append(v)
-                continue
+            taps = op_map.taps_at(v)
+            # every residue modulo q first (and last) appears among the first (and last) q taps
             lowest: dict[int, int] = {}
             highest: dict[int, int] = {}
-            for x in taps:
-                residue = x % q
-                lowest[residue] = min(lowest.get(residue, x), x)
-                highest[residue] = max(highest.get(residue, x), x)
+            for x in taps[:q]:
+                if x % q not in state.empty:
+                    lowest.setdefault(x % q, x)
+            for x in reversed(taps[-q:]):
+                if x % q not in state.empty:
+                    highest.setdefault(x % q, x)
+            if not lowest:
+                empty.append(v)
+                continue
             lows = list(dict.fromkeys(self.at(key, state, x, "lo") for x in lowest.values()))
             highs = list(dict.fromkeys(self.at(key, state, x, "hi") for x in highest.values()))
             bounds[v] = (lows, highs)
@@ -313,6 +319,7 @@ class Z3Model:
             keys = [(s, axis) for s in sources]
             transitions = []
             for combination in product(*(range(len(self.states[k])) for k in keys)):
+                self._tick()
                 chosen = [self.states[k][i] for k, i in zip(keys, combination)]
                 here = z3.And([self.state[k][i] for k, i in zip(keys, combination)])
                 if len({s.size for s in chosen}) > 1 or len({s.stride for s in chosen}) > 1:
@@ -341,8 +348,10 @@ class Z3Model:
                 states = list(dict.fromkeys(states + self.states[(bypass, axis)]))
             self._vars(node.name, states, axis)
             out = (node.name, axis)
+            index_of = {state: i for i, state in enumerate(states)}
             for here, result, bounds in transitions:
-                effects = [self.state[out][states.index(result)]]
+                self._tick()
+                effects = [self.state[out][index_of[result]]]
                 for r, (lows, highs) in bounds.items():
                     effects.append(self._extreme(self.lo[out][r], lows, min))
                     effects.append(self._extreme(self.hi[out][r], highs, max))
@@ -463,6 +472,7 @@ class Z3Model:
         self.tracked["RF104"] = flag
         design = set(self.problem.design)
         for path in chain_paths(self.graph):
+            self._tick()
             convs = [self.graph.nodes[n] for n in path if self.graph.nodes[n].op == ops.CONV and n in design]
             if len(convs) < 2:
                 continue
@@ -486,6 +496,7 @@ class Z3Model:
             return z3.Not(z3.Or([breaker[n] for n in names[low : high + 1]]))
 
         for i, node in enumerate(convs):
+            self._tick()
             partner = z3.Or([z3.And(member[names[j]], same_run(i, j)) for j in range(len(convs)) if j != i])
             for rate, chosen in self.options(node, "dilation", axis).items():
                 if rate == 1:
@@ -518,6 +529,7 @@ class Z3Model:
             for axis in range(self.dims):
                 out = (name, axis)
                 for state, boolean in zip(self.states[out], self.state[out]):
+                    self._tick()
                     # RF105 compares max(period over axes, 2) units; this axis' period alone is no more, so
                     # the constraint is never stricter than the rule (which reviews every design anyway)
                     units = min(state.size, max(state.period, 2))
