@@ -230,7 +230,7 @@ def _stage(label: str, function: Callable[[], Any]) -> Any:
 def profile(size: int, top: int = 25) -> None:
     """Where the time of the CLI path goes on a ``size``-node spec: stages, then cProfile of two commands."""
     from rfdesign.cli import main as cli_main
-    from rfdesign.cli import render
+    from rfdesign.commands import render
     from rfdesign.review.runner import review, spec_config
     from rfdesign.rf.report import analysis_data
     from rfdesign.spec.expand import build_graph

@@ -22,3 +22,21 @@ def write_spec(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory):
+    """One real `rfdesign serve` (2 workers, a fresh job store) shared by the service's tests."""
+    from service_process import ServiceProcess
+
+    with ServiceProcess(tmp_path_factory.mktemp("service") / "jobs.sqlite3", workers=2) as process:
+        yield process
+
+
+@pytest.fixture
+def http(service):
+    """An httpx client of the shared service."""
+    import httpx
+
+    with httpx.Client(base_url=service.url, timeout=120) as client:
+        yield client

@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rfdesign.cli import main, safe_file_stem
-from rfdesign.cli.render import si
+from rfdesign.commands.render import si
 from rfdesign.rf.coverage import window_has_gaps
 from rfdesign.rf.maps import transposed_map
 from rfdesign.spec.params import MAX_INT_BITS, MAX_LIST_ELEMENTS, MAX_STRING_CHARS, ExpressionError, evaluate

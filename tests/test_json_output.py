@@ -1,7 +1,7 @@
 """The JSON writer gives exactly the bytes of the reference formulation, for any data.
 
 ``reference_json`` is the CLI's JSON layout as first written (one ``json.dumps``
-call per leaf); the bulk writer in rfdesign/cli/jsonout.py must agree with it
+call per leaf); the bulk writer in rfdesign/commands/jsonout.py must agree with it
 byte for byte: on the report of every zoo spec, on the reports of random
 networks (the brute-force oracle's generators), through the CLI, and on random
 JSON-like data built to hit the bulk path's corner cases (lists of objects that
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from test_oracle_bruteforce import chains, dags
 
 from rfdesign.cli import main
-from rfdesign.cli.jsonout import json_text, write_json
+from rfdesign.commands.jsonout import json_text, write_json
 from rfdesign.rf import analyze
 from rfdesign.rf.report import analysis_data, layer_data
 from rfdesign.spec import load_spec, parse_spec

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from rfdesign import __version__
+from rfdesign.cli.remote import SERVER_OPTION
 from rfdesign.errors import MissingExtraError, SpecError
 
 EXIT_BAD_INPUT = 2
@@ -48,6 +49,11 @@ def handle_errors(function: Callable[..., Any]) -> Callable[..., Any]:
             os.dup2(devnull, sys.stdout.fileno())
             sys.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:  # noqa: BLE001 - last resort: a bug, reported without a wall of text
+            from rfdesign.client import ServiceError
+
+            if isinstance(exc, ServiceError):  # --server: the service refused or could not be reached
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(EXIT_BAD_INPUT)
             if os.environ.get("RFDESIGN_DEBUG"):
                 raise
             click.echo(
@@ -62,18 +68,12 @@ def handle_errors(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def parse_ints(text: str | None, what: str, minimum: int = 0) -> tuple[int, ...] | None:
     """Parse ``"321,321"`` (or ``"321"``) into a tuple of ints."""
-    if text is None:
-        return None
-    try:
-        values = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
-    except ValueError:
-        raise SpecError(f"{what} must be comma-separated integers such as 224,224, got {text!r}") from None
-    if not values or any(v < minimum for v in values):
-        raise SpecError(f"{what} must be integers >= {minimum}, got {text!r}")
-    return values
+    from rfdesign.commands.args import parse_ints as parse
+
+    return parse(text, what, minimum)
 
 
-ORDER = ("analyze", "check", "rule", "solve", "propose", "sweep", "import", "export", "verify", "schema")
+ORDER = ("analyze", "check", "rule", "solve", "propose", "sweep", "import", "export", "verify", "serve", "schema")
 
 
 class _Group(click.Group):
@@ -100,6 +100,7 @@ def main() -> None:
 @click.option("--output", "output_name", metavar="NAME", help="Treat this layer as the network's output.")
 @click.option("--unit", metavar="I,J", help="Print the input box seen by this output unit.")
 @click.option("--pixel", metavar="X,Y", help="Print which output units see this input pixel.")
+@SERVER_OPTION
 @handle_errors
 def analyze(
     spec: str,
@@ -109,82 +110,25 @@ def analyze(
     output_name: str | None,
     unit: str | None,
     pixel: str | None,
+    server: str | None,
 ) -> None:
     """Receptive field, effective stride and padding, sizes, params and FLOPs of SPEC, per layer and axis.
 
     SPEC is a YAML spec (docs/spec-format.md), an ONNX file, a Darknet .cfg,
     or a PyTorch factory such as torchvision.models:resnet50.
     """
-    from rfdesign.cli import render
+    from rfdesign.commands.analyze import write_analysis
     from rfdesign.io.sources import load_graph
-    from rfdesign.rf import analyze as run_analysis
-    from rfdesign.rf import unit_box, units_seeing
-    from rfdesign.rf.report import analysis_data, iter_layer_data, layer_data
 
+    if server is not None:
+        from rfdesign.cli import remote
+
+        remote.analyze(server, spec, fmt, input_size, layer, output_name, unit, pixel)
+        return
     size = parse_ints(input_size, "--input-size", 1)
     graph = load_graph(spec, output=output_name, input_size=size)
-    if size is not None:
-        if len(size) == 1 and graph.dims > 1:
-            size = size * graph.dims
-        if len(size) != graph.dims:
-            raise SpecError(f"--input-size has {len(size)} values but the network has {graph.dims} spatial axes")
-    result = run_analysis(graph, size)
-    focus = result.output
-    if layer is not None:
-        focus = _find_layer(result, layer)
-    if unit is not None or pixel is not None:
-        _print_coordinates(result, focus, unit, pixel, fmt)
-        return
-    shown = [focus] if layer is not None else list(result.layers.values())
-    if fmt == "json" and layer is not None:
-        click.echo(render.json_text(layer_data(result, focus)))
-    elif fmt == "json":
-        data = analysis_data(result, layers=False)
-        data["layers"] = iter_layer_data(result)  # streamed: the report never exists as one list or one string
-        render.write_json(data, functools.partial(click.echo, nl=False))
-        click.echo()
-    elif fmt == "csv":
-        click.echo(render.csv_text(result, shown))
-    elif fmt == "markdown":
-        click.echo(render.markdown(result, shown, focus))
-    else:
-        click.echo(render.table(result, shown, focus))
-
-
-def _find_layer(result: Any, name: str) -> Any:
-    from rfdesign.spec.suggest import did_you_mean
-
-    if name not in result.layers:
-        raise SpecError(f"no layer named `{name}`", hint=did_you_mean(name, result.layers))
-    return result.layers[name]
-
-
-def _print_coordinates(result: Any, focus: Any, unit: str | None, pixel: str | None, fmt: str) -> None:
-    from rfdesign.cli import render
-    from rfdesign.rf import unit_box, units_seeing
-
-    data: dict[str, Any] = {"layer": focus.name}
-    if unit is not None:
-        coords = parse_ints(unit, "--unit")
-        assert coords is not None
-        box = unit_box(focus, coords)
-        data["unit"] = list(coords)
-        data["box"] = [list(b) if b is not None else None for b in box]
-    if pixel is not None:
-        coords = parse_ints(pixel, "--pixel")
-        assert coords is not None
-        seen = units_seeing(focus, coords, result.input_size)
-        data["pixel"] = list(coords)
-        data["units"] = [list(r) if r is not None else None for r in seen]
-    if fmt == "json":
-        click.echo(render.json_text(data))
-        return
-    if "box" in data:
-        spans = " x ".join(f"[{b[0]}, {b[1]}]" if b else "nothing" for b in data["box"])
-        click.echo(f"unit {data['unit']} of `{focus.name}` sees input {spans}")
-    if "units" in data:
-        spans = " x ".join(f"[{r[0]}, {r[1]}]" if r else "none" for r in data["units"])
-        click.echo(f"input pixel {data['pixel']} is seen by units {spans} of `{focus.name}`")
+    write_analysis(graph, functools.partial(click.echo, nl=False), fmt, size, layer, parse_ints(unit, "--unit"),
+                   parse_ints(pixel, "--pixel"))
 
 
 def expand_sources(patterns: tuple[str, ...]) -> list[str]:
@@ -212,6 +156,7 @@ def expand_sources(patterns: tuple[str, ...]) -> list[str]:
 @click.option("--min-rf", type=click.IntRange(min=1), help="Target receptive field for RF101 when a spec has none.")
 @click.option("--input-size", metavar="H,W", help="Check at this input size instead of each spec's.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when error-level findings are reported.")
+@SERVER_OPTION
 @handle_errors
 def check(
     specs: tuple[str, ...],
@@ -221,6 +166,7 @@ def check(
     min_rf: int | None,
     input_size: str | None,
     exit_zero: bool,
+    server: str | None,
 ) -> None:
     """Design review of one or more specs (globs allowed): rules RF101..., like a linter.
 
@@ -228,48 +174,31 @@ def check(
     Exit codes: 0 no error-level findings, 1 some, 2 bad input.
     `rfdesign rule` lists the rules; `rfdesign rule RF104` explains one.
     """
-    from rfdesign.cli import check_render
+    from rfdesign.commands.check import check_graph, check_output, exit_status
     from rfdesign.io.sources import load_graph
     from rfdesign.review.config import parse_codes
     from rfdesign.review.rule import all_rules
-    from rfdesign.review.runner import review, spec_config
-    from rfdesign.rf.analysis import analyze as run_analysis
 
     rules = all_rules()
     known = list(rules)
     selected = parse_codes(select, "--select", known) if select else ()
     ignored = parse_codes(ignore, "--ignore", known) if ignore else ()
     size = parse_ints(input_size, "--input-size", 1)
-    outcomes: list[check_render.Outcome] = []
-    for path in expand_sources(specs):
-        try:
-            graph = load_graph(path, input_size=size)
-            config = spec_config(graph).merged(selected, ignored, {"min_rf": min_rf})
-            analysis = None
-            if size is not None:
-                full = size * graph.dims if len(size) == 1 else size
-                if len(full) != graph.dims:
-                    raise SpecError(f"--input-size has {len(full)} values but `{path}` has {graph.dims} spatial axes")
-                analysis = run_analysis(graph, full)
-            result = review(graph, config, analysis)
-            outcomes.append((path, list(result.findings), None))
-        except SpecError as exc:
-            outcomes.append((path, None, exc))
-    if fmt == "json":
-        click.echo(check_render.json_text(outcomes))
-    elif fmt == "sarif":
-        click.echo(check_render.sarif(outcomes, rules))
-    elif fmt == "github":
-        click.echo(check_render.github(outcomes))
+    if server is not None:
+        from rfdesign.cli import remote
+
+        outcomes = remote.check(server, expand_sources(specs), fmt, select, ignore, min_rf, input_size)
     else:
+        outcomes = [
+            check_graph(path, functools.partial(load_graph, path, input_size=size), selected, ignored, min_rf, size)
+            for path in expand_sources(specs)
+        ]
+    if fmt == "text":
         for _, _, error in outcomes:
             if error is not None:
                 click.echo(error.render(), err=True)
-        click.echo(check_render.text(outcomes))
-    if any(error is not None for _, _, error in outcomes):
-        sys.exit(EXIT_BAD_INPUT)
-    errors = any(f.severity == "error" for _, found, _ in outcomes for f in found or [])
-    sys.exit(1 if errors and not exit_zero else 0)
+    click.echo(check_output(outcomes, fmt, rules))
+    sys.exit(exit_status(outcomes, exit_zero))
 
 
 @main.command(name="import")
@@ -342,7 +271,7 @@ def verify(source: str, layers: tuple[str, ...], all_layers: bool, input_size: s
     Needs the [torch] extra. Exit code 1 on any mismatch. docs/verify.md
     explains the method and its limits.
     """
-    from rfdesign.cli import render
+    from rfdesign.commands import render
     from rfdesign.io.sources import load_graph
     from rfdesign.rf.report import number
     from rfdesign.spec.suggest import did_you_mean
@@ -513,19 +442,14 @@ def _progress_printer(quiet: bool) -> Any:
 
 
 def _run_solve(problem: Any, options: dict[str, Any]) -> None:
-    from rfdesign.cli import solve_render
+    from rfdesign.commands.solve import exit_status, run, solve_output
     from rfdesign.solve.fill import proposal_text
-    from rfdesign.solve.search import solve as run_solve
 
     fmt, quiet, force, out_dir = options["fmt"], options["quiet"], options["force"], options["out_dir"]
     if out_dir is not None:
         _check_out_dir(out_dir)
-    result = run_solve(problem, timeout=options["timeout"], progress=_progress_printer(quiet), method=options["method"])
-    solved = result.problem or problem
-    if options.get("explain"):
-        from rfdesign.solve.explain import explain_result
-
-        result.explanation = explain_result(solved, result, deadline_seconds=options["timeout"])
+    solved, result = run(problem, options["timeout"], options["method"], _progress_printer(quiet),
+                         options.get("explain", False))
     if out_dir is not None:
         stem = safe_file_stem(problem.graph.name)
         files = [
@@ -537,13 +461,8 @@ def _run_solve(problem: Any, options: dict[str, Any]) -> None:
         if not quiet:
             for path, _ in files:
                 click.echo(f"wrote {path}", err=True)
-    if fmt == "json":
-        click.echo(solve_render.json_output(solved, result))
-    elif fmt == "yaml":
-        click.echo(solve_render.yaml_output(solved, result), nl=False)
-    else:
-        click.echo(solve_render.table(solved, result))
-    sys.exit(0 if result.status in ("optimal", "feasible") else 1)
+    click.echo(solve_output(solved, result, fmt), nl=fmt != "yaml")
+    sys.exit(exit_status(result))
 
 
 def safe_file_stem(text: str, longest: int = 100) -> str:
@@ -567,32 +486,19 @@ def _check_out_dir(out_dir: str) -> None:
     _check_target(os.path.join(out_dir, "proposal.yaml"), True)
 
 
-def _codes(values: tuple[str, ...], what: str) -> list[str]:
-    """Rule codes from repeatable, comma-separated options (``all`` for every rule)."""
-    from rfdesign.review.rule import all_rules
-    from rfdesign.solve.rules import rule_codes
-
-    parts = [part.strip() for value in values for part in value.split(",") if part.strip()]
-    if "all" in parts:
-        return ["all"]
-    return rule_codes(parts, what, None, list(all_rules()))
-
-
 def _rule_overrides(options: dict[str, Any]) -> dict[str, Any]:
     """What the command line says about the objective, top k and rules (for build_problem)."""
-    allow = _codes(options["allow"], "--allow")
-    overrides: dict[str, Any] = {
-        "objective": options["objective"],
-        "top_k": options["top_k"],
-        "forbid": _codes(options["forbid"], "--forbid"),
-        "no_unseen_pixels": options["no_unseen_pixels"],
-        "no_gridding": options["no_gridding"],
-    }
-    if allow == ["all"]:
-        overrides["defaults"] = False
-    else:
-        overrides["allow"] = allow
-    return overrides
+    from rfdesign.commands.solve import overrides
+
+    return overrides(options["objective"], options["top_k"], options["no_unseen_pixels"], options["no_gridding"],
+                     options["forbid"], options["allow"])
+
+
+def _remote_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The solve options a service takes (those that decide the result), by their request names."""
+    names = ("timeout", "top_k", "objective", "forbid", "allow", "no_unseen_pixels", "no_gridding", "explain",
+             "method")
+    return {name: list(options[name]) if isinstance(options[name], tuple) else options[name] for name in names}
 
 
 SOLVE_OPTIONS = [
@@ -616,6 +522,7 @@ SOLVE_OPTIONS = [
     click.option("-q", "--quiet", is_flag=True, help="No progress on stderr."),
     click.option("--method", type=click.Choice(["auto", "dp", "z3"]), default="auto", show_default=True,
                  help="auto: the stage dynamic program where it applies, else z3."),
+    SERVER_OPTION,
 ]
 
 
@@ -642,25 +549,18 @@ def solve(spec: str, **options: Any) -> None:
     from rfdesign.io.sources import load_graph
     from rfdesign.solve.problem import build_problem
 
+    server = options.pop("server")
+    if server is not None:
+        from rfdesign.cli import remote
+
+        def submit(client: Any) -> Any:
+            return client.submit_solve(remote.source(spec), filename=spec, **_remote_options(options))
+
+        remote.solve(server, submit, options["fmt"], options["out_dir"], options["force"], options["quiet"],
+                     _progress_printer(options["quiet"]))
+        return
     problem = build_problem(load_graph(spec), _rule_overrides(options))
     _run_solve(problem, options)
-
-
-def _range(text: str, what: str) -> tuple[int | None, int | None]:
-    """``N`` or ``MIN:MAX`` (either side may be empty) as (low, high)."""
-    problem = SpecError(f"{what} must be N or MIN:MAX (either side may be empty), got {text!r}")
-    parts = text.split(":")
-    if len(parts) > 2 or not all(part.strip().isdigit() or not part.strip() for part in parts):
-        raise problem
-    values = [int(part) if part.strip() else None for part in parts]
-    if len(values) == 1:
-        if values[0] is None:
-            raise problem
-        return values[0], values[0]
-    low, high = values
-    if low is not None and high is not None and low > high:
-        raise problem
-    return low, high
 
 
 @main.command()
@@ -692,41 +592,28 @@ def propose(input_size: str, dims: int, input_channels: int, rf: str, output_siz
 
     Example: rfdesign propose --input 224 --rf 200:220 --output-size 14 --depth 4:16
     """
-    from rfdesign.solve.problem import build_problem
-    from rfdesign.solve.propose import ProposeRequest, template
-    from rfdesign.spec.load import parse_spec
-    from rfdesign.spec.writer import dump
+    from rfdesign.commands.solve import PROPOSED_TEMPLATE, problem_from_text, propose_template
 
-    size = parse_ints(input_size, "--input", 1)
-    assert size is not None
-    if len(size) == 1:
-        size = size * dims
-    out = parse_ints(output_size, "--output-size", 1)
-    if out is not None and len(out) == 1 and len(size) > 1:
-        out = out * len(size)
-    low_depth, high_depth = _range(depth, "--depth")
-    low_ch, high_ch = _range(channels, "--channels")
-    request = ProposeRequest(
-        input_size=size,
-        input_channels=input_channels,
-        receptive_field=_range(rf, "--rf"),
-        output_size=out,
-        depth=(low_depth or 1, high_depth or low_depth or 1),
-        kernels=parse_ints(kernels, "--kernels", 1) or (),
-        strides=parse_ints(strides, "--strides", 1) or (),
-        dilations=parse_ints(dilations, "--dilations", 1) or (),
-        channels=(low_ch or 1, high_ch or low_ch or 1),
-        objective=options["objective"] or "params",
-        top_k=options["top_k"] or 1,
-        family=family,
-        norm=norm,
-    )
-    text = dump(template(request), f"{family} template made by `rfdesign propose`")
+    server = options.pop("server")
+    if server is not None:
+        from rfdesign.cli import remote
+
+        def submit(client: Any) -> Any:
+            return client.submit_propose(
+                input=input_size, dims=dims, input_channels=input_channels, rf=rf, output_size=output_size,
+                family=family, depth=depth, kernels=kernels, strides=strides, dilations=dilations,
+                channels=channels, norm=norm, template_file=template_out, **_remote_options(options))
+
+        remote.solve(server, submit, options["fmt"], options["out_dir"], options["force"], options["quiet"],
+                     _progress_printer(options["quiet"]), template_out)
+        return
+    text = propose_template(input_size, rf, dims, input_channels, output_size, family, depth, kernels, strides,
+                            dilations, channels, norm, options["objective"], options["top_k"])
     if template_out is not None:
         _write_new(template_out, text, options["force"])
         if not options["quiet"]:
             click.echo(f"wrote {template_out}", err=True)
-    problem = build_problem(parse_spec(text, template_out or "<proposed template>"), _rule_overrides(options))
+    problem = problem_from_text(text, template_out or PROPOSED_TEMPLATE, _rule_overrides(options))
     _run_solve(problem, options)
 
 
@@ -768,6 +655,53 @@ def sweep(sweep_file: str, out_path: str | None, pareto: str | None, plot_path: 
 
     run_command(sweep_file, out_path, pareto, plot_path, store_dir, force, jobs, scheduler, timeout, show, dry_run,
                 quiet)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; any but loopback needs --token (or --insecure).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0: a free port.")
+@click.option("--workers", type=click.IntRange(min=1), help="Solver processes [default: one per core].")
+@click.option("--db", metavar="PATH", help="The SQLite job store [default: ~/.cache/rfdesign/jobs.sqlite3].")
+@click.option("--token", envvar="RFDESIGN_TOKEN", show_envvar=True,
+              help="Require `Authorization: Bearer TOKEN` on /v1 (needed to listen beyond this machine).")
+@click.option("--insecure", is_flag=True, help="Allow a non-loopback --host without a token.")
+@click.option("--max-timeout", type=click.FloatRange(min=1), default=600.0, show_default=True,
+              help="Seconds a solve may run, whatever timeout a request asks for.")
+@click.option("--queue", "max_queue", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Jobs that may wait for a worker; beyond that requests get 429.")
+@click.option("--job-memory", type=click.IntRange(min=0), default=4096, show_default=True, metavar="MIB",
+              help="Address space of each solver process in MiB (0: no limit).")
+@click.option("--max-body", type=click.IntRange(min=1), default=1024, show_default=True, metavar="KIB",
+              help="Largest JSON request body, in KiB.")
+@click.option("--max-upload", type=click.IntRange(min=1), default=64, show_default=True, metavar="MIB",
+              help="Largest model upload, in MiB.")
+@click.option("--cors-origin", metavar="ORIGIN", help="Allow browser pages from ORIGIN (https://host:port) to call "
+              "the API [default: no cross-origin access].")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
+              show_default=True)
+@handle_errors
+def serve(host: str, port: int, workers: int | None, db: str | None, token: str | None, insecure: bool,
+          max_timeout: float, max_queue: int, job_memory: int, max_body: int, max_upload: int,
+          cors_origin: str | None, log_level: str) -> None:
+    """Run the HTTP service and the design-assistant web page (needs the [serve] extra).
+
+    \b
+    The API is under /v1 (OpenAPI at /docs), the web page at /.
+    Solves run as jobs in a pool of worker processes; jobs and their
+    results are kept in SQLite (--db), so a restart loses no result.
+    docs/service.md describes endpoints, jobs and security.
+    """
+    from rfdesign.service.config import MIB, ServiceConfig
+    from rfdesign.service.jobs import worker_count
+    from rfdesign.service.run import serve as run_server
+    from rfdesign.service.store import default_path
+
+    config = ServiceConfig(host=host, port=port, workers=workers or worker_count(), db=db or default_path(),
+                           token=token, insecure=insecure, max_timeout=max_timeout, max_queue=max_queue,
+                           max_body=max_body * 1024, max_upload=max_upload * MIB, job_memory_mib=job_memory,
+                           cors_origin=cors_origin)
+    run_server(config, log_level)
 
 
 @main.command()

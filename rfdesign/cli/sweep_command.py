@@ -101,7 +101,7 @@ def run_command(sweep_file: str, out_path: str | None, pareto: str | None, plot_
 
 
 def _dry_run(sweep: Sweep, store: ResultStore, force: bool) -> None:
-    from rfdesign.cli.render import aligned_table
+    from rfdesign.commands.render import aligned_table
     from rfdesign.sweep.options import value_text
 
     rows = []

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from rfdesign.cli.render import aligned_table, si
+from rfdesign.commands.render import aligned_table, si
 from rfdesign.sweep.pareto import SENSES
 from rfdesign.sweep.runner import SweepProgress, SweepRun
 

@@ -1,19 +1,84 @@
-"""Rendering of `rfdesign check` results: text, JSON, SARIF 2.1.0, GitHub annotations."""
+"""`rfdesign check`: review one spec (:func:`check_graph`), render outcomes as text, JSON, SARIF 2.1.0 or GitHub
+annotations (:func:`check_output`), and the command's exit status.
+
+The CLI and ``POST /v1/check`` both call these, so the service answers with what the command prints.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rfdesign import __version__
-from rfdesign.errors import SpecError
+from rfdesign.commands.args import per_axis
+from rfdesign.errors import Location, SpecError
 from rfdesign.review.finding import Finding
 from rfdesign.review.rule import Rule
+from rfdesign.spec.graph import Graph
 
 #: one checked spec: its path and either its findings or the error that stopped it
 Outcome = tuple[str, "list[Finding] | None", "SpecError | None"]
+
+FORMATS = ("text", "json", "sarif", "github")
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def check_graph(
+    path: str,
+    load: Callable[[], Graph],
+    selected: tuple[str, ...] = (),
+    ignored: tuple[str, ...] = (),
+    min_rf: int | None = None,
+    input_size: tuple[int, ...] | None = None,
+) -> Outcome:
+    """Review the graph that ``load`` returns with the spec's settings and these overrides.
+
+    A SpecError while loading or checking becomes the outcome's error (the other specs of a run go on).
+    """
+    from rfdesign.review.runner import review, spec_config
+    from rfdesign.rf.analysis import analyze
+
+    try:
+        graph = load()
+        config = spec_config(graph).merged(selected, ignored, {"min_rf": min_rf})
+        analysis = None
+        if input_size is not None:
+            size = per_axis(input_size, graph.dims, "--input-size", f"`{path}`")
+            analysis = analyze(graph, size)
+        result = review(graph, config, analysis)
+        return path, list(result.findings), None
+    except SpecError as exc:
+        return path, None, exc
+
+
+def check_output(outcomes: Sequence[Outcome], fmt: str, rules: dict[str, Rule]) -> str:
+    """What `rfdesign check` prints on standard output (the text format's errors go to stderr, see the CLI)."""
+    if fmt == "json":
+        return json_text(outcomes)
+    if fmt == "sarif":
+        return sarif(outcomes, rules)
+    if fmt == "github":
+        return github(outcomes)
+    if fmt == "text":
+        return text(outcomes)
+    raise SpecError(f"unknown check format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}")
+
+
+def exit_status(outcomes: Sequence[Outcome], exit_zero: bool = False) -> int:
+    """0 no error-level findings, 1 some (0 with ``exit_zero``), 2 a spec could not be checked."""
+    if any(error is not None for _, _, error in outcomes):
+        return EXIT_BAD_INPUT
+    errors = any(f.severity == "error" for _, found, _ in outcomes for f in found or [])
+    return EXIT_FINDINGS if errors and not exit_zero else EXIT_CLEAN
+
+
+def finding_from_data(data: dict[str, Any]) -> Finding:
+    """The finding that :func:`finding_data` wrote (a client renders a service's findings with it)."""
+    location = Location(data["file"], data.get("line"), data.get("column"))
+    return Finding(data["code"], data["name"], data["severity"], data["message"], location, data.get("layer"),
+                   data.get("fix"), dict(data.get("data") or {}))
 
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
@@ -67,7 +132,8 @@ def finding_data(finding: Finding) -> dict[str, Any]:
     }
 
 
-def json_text(outcomes: Sequence[Outcome]) -> str:
+def json_data(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """The JSON document of `rfdesign check -f json` as data."""
     specs = []
     for path, found, error in outcomes:
         specs.append(
@@ -89,7 +155,11 @@ def json_text(outcomes: Sequence[Outcome]) -> str:
             "bad_specs": sum(1 for _, _, e in outcomes if e is not None),
         },
     }
-    return json.dumps(data, indent=2, default=str)
+    return data
+
+
+def json_text(outcomes: Sequence[Outcome]) -> str:
+    return json.dumps(json_data(outcomes), indent=2, default=str)
 
 
 def _uri(path: str) -> str:

@@ -1,6 +1,6 @@
 """Rendering of library results for people (tables, markdown) and machines (CSV, JSON).
 
-Only the CLI imports this module; the library itself returns data.
+The CLI and the service import this module; the rest of the library returns data.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from rfdesign.cli.jsonout import json_text, write_json  # noqa: F401 - the JSON renderers live there
+from rfdesign.commands.jsonout import json_text, write_json  # noqa: F401 - the JSON renderers live there
 from rfdesign.rf.analysis import Analysis, LayerResult
 from rfdesign.rf.report import number
 
