@@ -74,6 +74,10 @@ def test_solve_and_propose_with_server(service, tmp_path):
     assert (out / "detector_head_1.yaml").read_text() == (local_out / "detector_head_1.yaml").read_text()
     code, _, err = run("solve", spec, "--out", str(out), server=service.url)
     assert code == 2 and "not overwriting" in err  # files the user has are kept, as locally
+    family = ["--input", "64", "--rf", "30:60", "--family", "resnet", "--depth", "3:4", "--output-size", "8",
+              "--allow", "RF104", "--forbid", "RF109", "-f", "table", "-q"]
+    remote, local = run("propose", *family, server=service.url), run("propose", *family)
+    assert remote[0] == local[0] == 0 and without_timing(remote[1]) == without_timing(local[1])
     template = tmp_path / "template.yaml"
     flags = ["--input", "64", "--rf", "30:40", "--output-size", "8", "--depth", "3:4", "-f", "json", "-q"]
     remote = run("propose", *flags, "--template-out", str(template), server=service.url)
@@ -96,7 +100,7 @@ def test_client_api(service, tmp_path):
         assert all(p.found >= 1 for p in seen)
         job = client.submit_propose(input=64, rf=[30, 40], output_size=8, depth="3:4")
         assert client.follow(job["id"])["proposals"]
-        assert client.job_spec(job["id"]).startswith("# template made by `rfdesign propose`")
+        assert client.job_spec(job["id"]).startswith("# plain template made by `rfdesign propose`")
         assert client.jobs(limit=1)[0]["id"] == job["id"]
         assert "class" in client.export(pathlib.Path("specs/zoo/vgg_16.yaml"))
         assert client.rule("RF104")["name"] == "gridding" and len(client.rules()) >= 10
@@ -114,7 +118,8 @@ def test_client_api(service, tmp_path):
 
 def test_client_follows_a_long_solve_and_cancels_it(service):
     with Client(service.url) as client:
-        job = client.submit_solve((FIXTURES / "service" / "long_solve.yaml").read_text(), filename="long.yaml")
+        job = client.submit_solve((FIXTURES / "service" / "long_solve.yaml").read_text(), filename="long.yaml",
+                                  method="z3")
         reports = []
         for name, data in client.events(job["id"]):
             state = json.loads(data)

@@ -150,9 +150,41 @@ layers:
     path = tmp_path / "dag.yaml"
     path.write_text(spec)
     for timeout in (60, 61, 62):  # three jobs: at least one runs on a worker that has solved before
-        body = http.post("/v1/solve?wait=120", json={"spec": spec, "filename": str(path), "timeout": timeout})
+        body = http.post("/v1/solve?wait=120", json={"spec": spec, "filename": str(path), "timeout": timeout,
+                                                     "method": "z3"})
         assert body.status_code == 200, body.text
         local = subprocess.run([sys.executable, "-m", "rfdesign", "solve", str(path), "-f", "json", "-q",
-                                "--timeout", str(timeout)], capture_output=True, text=True, timeout=120)
+                                "--timeout", str(timeout), "--method", "z3"], capture_output=True, text=True,
+                               timeout=120)
         assert json.loads(body.text)["method"] == "z3"
         assert _without_timing(body.text) == _without_timing(local.stdout)
+
+
+@pytest.mark.parametrize("flags, options", [
+    (["--allow", "RF104,RF103"], {"allow": "RF104,RF103"}),
+    (["--forbid", "RF109"], {"forbid": ["RF109"]}),
+    (["--objective", "activations"], {"objective": "activations"}),
+    (["--allow", "all", "--top-k", "2"], {"allow": "all", "top_k": 2}),
+])
+def test_solve_rule_options_are_the_cli_output(http, flags, options):
+    name = "examples/detector_head.yaml"
+    body = http.post("/v1/solve?wait=120", json={"spec": (ROOT / name).read_text(), "filename": name, **options})
+    assert body.status_code == 200, body.text
+    local = CliRunner().invoke(main, ["solve", name, *flags, "-f", "json", "-q"])
+    assert _without_timing(body.text) == _without_timing(local.stdout)
+    models.SolveReport.model_validate_json(body.text)
+
+
+@pytest.mark.parametrize("flags, options", [
+    (["--input", "64", "--rf", "30:60", "--family", "resnet", "--depth", "3:4", "--output-size", "8"],
+     {"input": 64, "rf": [30, 60], "family": "resnet", "depth": "3:4", "output_size": [8, 8]}),
+    (["--input", "256", "--dims", "1", "--rf", "30:60", "--family", "tcn", "--depth", "2:3", "--norm", "none"],
+     {"input": "256", "dims": 1, "rf": "30:60", "family": "tcn", "depth": {"min": 2, "max": 3}, "norm": "none"}),
+])
+def test_propose_families_are_the_cli_output(http, flags, options):
+    body = http.post("/v1/propose?wait=120", json=options)
+    assert body.status_code == 200, body.text
+    local = CliRunner().invoke(main, ["propose", *flags, "-f", "json", "-q"])
+    assert _without_timing(body.text) == _without_timing(local.stdout)
+    job = http.get(f"/v1/jobs/{body.headers['rfdesign-job']}/spec").text
+    assert job.startswith(f"# {options['family']} template made by `rfdesign propose`")

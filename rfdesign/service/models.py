@@ -80,7 +80,8 @@ class AnalyzeOptions(Strict):
     format: Literal["json", "table", "markdown", "csv"] = Field("json", description="Output format.")
     input_size: IntsText | None = Field(None, description="Analyze at this input size instead of the spec's (H,W).",
                                         examples=["321,321"])
-    layer: str | None = Field(None, max_length=MAX_NAME, description="Show only this layer (and use it for unit/pixel).")
+    layer: str | None = Field(None, max_length=MAX_NAME,
+                              description="Show only this layer (and use it for unit/pixel).")
     output: str | None = Field(None, max_length=MAX_NAME, description="Treat this layer as the network's output.")
     unit: IntsText | None = Field(None, description="The input box seen by this output unit (I,J).")
     pixel: IntsText | None = Field(None, description="Which output units see this input pixel (X,Y).")

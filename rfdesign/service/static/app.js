@@ -29,18 +29,19 @@ layers:
   - {name: extra, op: conv, out: 128, kernel: {choose: [1, 3]}, dilation: {choose: [1, 2, 4, 8]}, padding: same, optional: true}
   - {name: head, op: conv, out: 256, kernel: {choose: [1, 3, 5]}, stride: {choose: [1, 2]}, dilation: {choose: [1, 2, 4, 8]}, padding: same}
 `,
-  residual: residualTcn(16),
+  residual: residualTcn(24),
 };
 
 function residualTcn(blocks) {
   const lines = [
-    "# A residual TCN whose kernels and dilations are holes: z3 takes minutes to prove its optimum.",
+    "# A residual TCN whose kernels and dilations are holes. The stage dynamic program (method auto)",
+    "# solves it in seconds; z3 (method z3) needs minutes for the proof: watch its progress, or cancel it.",
     "name: tcn",
-    "input: {size: [4096], channels: 16}",
+    "input: {size: [8192], channels: 16}",
     "target:",
-    "  receptive_field: {min: 900, max: 905}",
-    "  output_size: [4096]",
-    "  top_k: 3",
+    "  receptive_field: {min: 2000, max: 2003}",
+    "  output_size: [8192]",
+    "  top_k: 10",
     "layers:",
     "  - {name: stem, op: conv, out: 32, kernel: 3, padding: same}",
   ];
@@ -409,11 +410,12 @@ function formOptions() {
     if (value === "" || value === "on") continue;
     options[key] = value;
   }
-  for (const name of ["no_unseen_pixels", "no_gridding"]) options[name] = form.get(name) === "on";
+  options.explain = form.get("explain") === "on";
   for (const name of ["top_k", "dims"]) if (name in options) options[name] = Number(options[name]);
   options.timeout = Number(options.timeout || 60);
   if (mode === "solve") {
-    for (const name of ["input", "dims", "rf", "output_size", "depth", "kernels", "strides", "dilations", "channels"]) {
+    for (const name of ["input", "dims", "rf", "output_size", "family", "depth", "kernels", "strides", "dilations",
+                        "channels", "norm"]) {
       delete options[name];
     }
   }
@@ -544,11 +546,31 @@ async function downloadPytorch(name, spec) {
   download(`${name}.py`, await response.text(), "text/x-python");
 }
 
+function choiceText(layer) {
+  // "conv2 k3 s2 d2": the kernel, and the stride and dilation where they are not 1
+  const part = (prefix, value, skipOne) => {
+    if (value === null || value === undefined) return "";
+    const text = axes([].concat(value));
+    return skipOne && text === "1" ? "" : ` ${prefix}${text}`;
+  };
+  return layer.name + part("k", layer.kernel, false) + part("s", layer.stride, true) + part("d", layer.dilation, true);
+}
+
 function renderProposals(job, result) {
   const box = $("solve-result");
+  const method = result.method === "dp" ? "exhaustive dynamic program" : "z3";
   const parts = [el("p", { class: "result-status" }, el("strong", {}, STATUS_TEXT[result.status] || result.status),
-                    ` · ${result.method === "dp" ? "exhaustive dynamic program" : "z3"} · minimising ${result.objective}`)];
-  for (const reason of result.reasons) parts.push(el("p", { class: "reason" }, reason));
+                    ` · ${method} · minimising ${result.objective}`)];
+  for (const reason of result.reasons) parts.push(el("p", { class: "reason" }, withCode(reason)));
+  if (result.rules && result.rules.length) {
+    parts.push(el("p", { class: "rules muted" }, `every proposal passes ${result.rules.join(", ")} (rfdesign check)`));
+  }
+  for (const item of result.relaxed || []) {
+    parts.push(el("p", { class: "reason" }, `not checked: ${item.code}, because `, withCode(item.reason)));
+  }
+  if (result.explanation && result.explanation.length) {
+    parts.push(el("ul", { class: "explanation" }, result.explanation.map((line) => el("li", {}, withCode(line)))));
+  }
   if (result.proposals.length) {
     const rows = result.proposals.map((p) => {
       const name = `${job.name}_${p.rank}`;
@@ -557,9 +579,7 @@ function renderProposals(job, result) {
         el("td", { class: "num" }, si(p.flops)), el("td", { class: "num" }, p.depth),
         el("td", { class: "num" }, axes(p.receptive_field)), el("td", { class: "num" }, axes(p.effective_stride)),
         el("td", { class: "num" }, p.output_size.join("×")),
-        el("td", { class: "choices" }, p.layers.filter((l) => l.kept).map((l) =>
-          `${l.name} k${axes([].concat(l.kernel))}${axes([].concat(l.stride)) !== "1" ? " s" + axes([].concat(l.stride)) : ""}` +
-          `${axes([].concat(l.dilation)) !== "1" ? " d" + axes([].concat(l.dilation)) : ""}`).join(", ")),
+        el("td", { class: "choices" }, p.layers.filter((l) => l.kept).map(choiceText).join(", ")),
         el("td", { class: "downloads" },
           el("button", { type: "button", onclick: () => download(`${name}.yaml`, p.spec, "application/yaml") }, "YAML"),
           el("button", { type: "button", onclick: () => downloadPytorch(name, p.spec) }, "PyTorch"),
@@ -580,7 +600,8 @@ async function ping() {
   try {
     const ready = await (await fetch("/readyz")).json();
     $("service-state").textContent = ready.ready
-      ? `ready · ${ready.workers} idle worker${ready.workers === 1 ? "" : "s"} · ${ready.running} running · ${ready.queued} queued`
+      ? `ready · ${ready.workers} idle worker${ready.workers === 1 ? "" : "s"} · ${ready.running} running · ` +
+        `${ready.queued} queued`
       : "starting…";
     $("service-state").className = `state ${ready.ready ? "ok" : "wait"}`;
     $("version").textContent = ready.version;
@@ -596,6 +617,7 @@ function loadExample(name) {
   refreshGutter();
   analyze();
   if (name !== "tiny") setMode("solve");
+  if (name === "residual") document.querySelector("select[name=method]").value = "z3";
 }
 
 editor.addEventListener("input", () => { refreshGutter(); scheduleAnalyze(); });
@@ -616,7 +638,9 @@ $("open-file").addEventListener("change", async (event) => {
   const file = event.target.files[0];
   if (file) { editor.value = await file.text(); refreshGutter(); analyze(); }
 });
-for (const tab of document.querySelectorAll(".tabs [role=tab]")) tab.addEventListener("click", () => setMode(tab.dataset.mode));
+for (const tab of document.querySelectorAll(".tabs [role=tab]")) {
+  tab.addEventListener("click", () => setMode(tab.dataset.mode));
+}
 $("solve-form").addEventListener("submit", runSolve);
 $("cancel").addEventListener("click", cancelJob);
 $("token-bar").addEventListener("submit", (event) => {
