@@ -123,7 +123,7 @@ def bench_torch_ratio() -> None:
     except ImportError:
         print("ResNet-152 vs PyTorch gradients: skipped (pip install 'rfdesign[torch]')")
         return
-    from rfdesign.io.torch_build import build_module  # noqa: F401 - needs the [torch] extra
+    from rfdesign.verify.probe import build_module  # noqa: F401 - needs the [torch] extra
     from rfdesign.spec import load_spec
 
     spec = ROOT / "specs" / "zoo" / "resnet_v1_152.yaml"

@@ -18,7 +18,7 @@ the hook fallback, and one with assorted ops):
   running statistics are buffers, as in the engine; none of these models
   holds parameters the engine does not count, e.g. a PReLU slope).
 
-The probe shares nothing with rfdesign.verify or rfdesign.io.torch_build.
+The probe shares nothing with rfdesign.verify (its probe builder included).
 """
 
 from __future__ import annotations

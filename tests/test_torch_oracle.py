@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 
 from conftest import ZOO
 from rfdesign.errors import MissingExtraError
-from rfdesign.io import torch_build
-from rfdesign.io.torch_build import build_module, infer_shapes
+from rfdesign.verify import probe
+from rfdesign.verify.probe import build_module, infer_shapes
 from rfdesign.rf import analyze
 from rfdesign.rf.coords import unit_box
 from rfdesign.spec import load_spec, parse_spec
@@ -638,12 +638,12 @@ def test_random_nets(text: str) -> None:
 
 
 def test_importing_the_builder_does_not_import_torch() -> None:
-    code = "import sys, rfdesign, rfdesign.io.torch_build, rfdesign.verify; assert 'torch' not in sys.modules"
+    code = "import sys, rfdesign, rfdesign.io.torch_build, rfdesign.verify.probe, rfdesign.verify; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_missing_torch_is_a_clear_error(monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr(torch_build, "_IMPL", {})
+    monkeypatch.setattr(probe, "_IMPL", {})
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'rfdesign\[torch\]'"):
         build_module(_spec("dilation"))

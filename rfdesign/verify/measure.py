@@ -1,7 +1,7 @@
 """Measure receptive fields by back-propagation: an oracle independent of :mod:`rfdesign.rf`.
 
 :func:`measure` builds the graph as a *probe* module
-(:func:`rfdesign.io.torch_build.build_module` with ``mode="probe"``: every
+(:func:`rfdesign.verify.probe.build_module` with ``mode="probe"``: every
 weight positive and constant, no biases, max pooling averaged, norms and
 activations identity, broadcast ``mul`` gates dropped, float64, one channel)
 and reads receptive fields off gradients. It shares no code with the
@@ -219,7 +219,7 @@ def _field_bounds(graph: Graph, shapes: dict, axis: int) -> dict[str, int]:
 
 
 def _shapes(graph: Graph, size: Sequence[int], nodes: Iterable[str]) -> dict | None:
-    from rfdesign.io.torch_build import infer_shapes
+    from rfdesign.verify.probe import infer_shapes
 
     try:
         return infer_shapes(graph, size, nodes)
@@ -478,7 +478,7 @@ def _measure(
     shrink: bool,
     channels: str,
 ) -> dict[str, list[AxisMeasurement]]:
-    from rfdesign.io.torch_build import build_module
+    from rfdesign.verify.probe import build_module
 
     base = tuple(input_size) if input_size is not None else tuple(graph.input_size)
     if len(base) != graph.dims:
@@ -623,7 +623,7 @@ def _measure_axis(  # noqa: C901 - the enlargement loop, in one place
             probe = _Probe(torch, module, graph, size, batch)
             for name in batch:
                 got = tuple(probe.outputs[name].shape[2:])
-                if got != shapes[name][1]:  # pragma: no cover - a bug in torch_build or infer_shapes
+                if got != shapes[name][1]:  # pragma: no cover - a bug in the probe builder or infer_shapes
                     raise AssertionError(f"`{name}`: probe output {got} but shape inference says {shapes[name][1]}")
                 found = _measure_layer(probe, name, axis, periods[name])
                 if isinstance(found, AxisMeasurement) and found.note.startswith(IRREGULAR):
