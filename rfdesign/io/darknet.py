@@ -45,8 +45,9 @@ from dataclasses import dataclass, field
 
 from rfdesign.errors import Location, SpecError
 from rfdesign import ops
-from rfdesign.spec.graph import INPUT, Graph, Node
-from rfdesign.io.naming import imported_attrs
+from rfdesign.spec.graph import INPUT, Graph
+from rfdesign.io.graph_builder import GraphBuilder
+from rfdesign.rf.geometry import transposed_size, window_size
 from rfdesign.spec.suggest import did_you_mean
 
 __all__ = ["import_darknet"]
@@ -239,37 +240,6 @@ class _Cfg:
         return SpecError(f"{self.where}: {message}", self.location(key), hint)
 
 
-class _Builder:
-    def __init__(self, path: str):
-        self.path = path
-        self.nodes: dict[str, Node] = {}
-        self.sizes: dict[str, tuple[int, int]] = {}
-
-    def add(
-        self,
-        name: str,
-        op: str,
-        inputs: tuple[str, ...],
-        cfg: _Cfg,
-        size: tuple[int, int],
-        note: str,
-        source_op: str = "",
-        **attrs: object,
-    ) -> str:
-        node = Node(
-            name=name,
-            op=op,
-            inputs=inputs,
-            location=Location(self.path, cfg.section.line),
-            source_op=source_op or op,
-            note=note,
-            attrs=imported_attrs(op, len(size), attrs),
-        )
-        self.nodes[name] = node
-        self.sizes[name] = size
-        return name
-
-
 def _note(cfg: _Cfg, extra: str = "") -> str:
     text = f"{cfg.section.kind} #{cfg.index}, line {cfg.section.line}"
     return f"{text}: {extra}" if extra else text
@@ -316,7 +286,7 @@ def import_darknet(path: str, input_size: tuple[int, ...] | None = None, output:
     if channels < 1:
         raise SpecError("[net] has no channels= (the image's channels)", Location(path, net.line))
 
-    builder = _Builder(path)
+    builder = GraphBuilder(Location(path), "Darknet")
     layers: list[_Shape] = []
     heads: list[str] = []
     previous = _Shape(INPUT, height, width, channels)
@@ -346,35 +316,16 @@ def import_darknet(path: str, input_size: tuple[int, ...] | None = None, output:
         raise SpecError("the cfg has [net] but no layers", Location(path, net.line))
 
     graph_name = os.path.splitext(os.path.basename(path))[0] or "darknet"
-    if heads:
-        outputs = tuple(dict.fromkeys(heads))
-    else:
-        outputs = (_last_with_extent(builder, layers[-1].node),)
-    if output is not None:
-        if output not in builder.nodes:
-            raise SpecError(
-                f"no layer named `{output}` in `{graph_name}`",
-                Location(path),
-                did_you_mean(output, builder.nodes) or "node names are <type>_<index>, e.g. conv_12",
-            )
-        outputs = (output,) + tuple(o for o in outputs if o != output)
-    return Graph(
-        name=graph_name,
-        input_size=(height, width),
-        input_channels=channels,
-        nodes=builder.nodes,
-        outputs=outputs,
-        file=path,
+    outputs = tuple(dict.fromkeys(heads)) if heads else builder.default_outputs([layers[-1].node])
+    return builder.finish(
+        graph_name,
+        (height, width),
+        channels,
+        outputs,
+        output,
+        naming="node names are <type>_<index>, e.g. conv_12",
         input_location=Location(path, net.line),
     )
-
-
-def _last_with_extent(builder: _Builder, name: str) -> str:
-    """Walk back from ``name`` through nodes of spatial size 1 (global pooling, dense heads)."""
-    current = name
-    while current != INPUT and all(n == 1 for n in builder.sizes[current]):
-        current = builder.nodes[current].inputs[0]
-    return name if current == INPUT else current
 
 
 def _ref(cfg: _Cfg, key: str, value: int, index: int, layers: list[_Shape]) -> _Shape:
@@ -388,7 +339,7 @@ def _ref(cfg: _Cfg, key: str, value: int, index: int, layers: list[_Shape]) -> _
     return layers[target]
 
 
-def _layer(builder: _Builder, cfg: _Cfg, index: int, prev: _Shape, layers: list[_Shape]) -> _Shape:
+def _layer(builder: GraphBuilder, cfg: _Cfg, index: int, prev: _Shape, layers: list[_Shape]) -> _Shape:
     kind = cfg.section.kind
     base = f"{_PREFIX[kind]}_{index}"
     if kind in _CONV or kind == "[local]":
@@ -399,7 +350,8 @@ def _layer(builder: _Builder, cfg: _Cfg, index: int, prev: _Shape, layers: list[
         return _pool(builder, cfg, base, prev)
     if kind in _AVGPOOL:
         _need_image(cfg, prev)
-        name = builder.add(base, ops.GLOBAL_POOL, (prev.node,), cfg, (1, 1), _note(cfg), pool_mode="avg")
+        name = builder.add(base, ops.GLOBAL_POOL, (prev.node,), (1, 1), prev.c, note=_note(cfg),
+                           location=cfg.location(), mode="avg")  # fmt: skip
         return _Shape(name, 1, 1, prev.c)
     if kind in _CONNECTED:
         out = cfg.int("output", 1)
@@ -407,9 +359,11 @@ def _layer(builder: _Builder, cfg: _Cfg, index: int, prev: _Shape, layers: list[
             raise cfg.error(f"`output={out}` must be at least 1", "output")
         bn = cfg.int("batch_normalize", 0) != 0
         names = _chain_names(base, ["fc", "bn"] if bn else ["fc"])
-        node = builder.add(names[0], ops.LINEAR, (prev.node,), cfg, (1, 1), _note(cfg), out=out, bias=not bn)
+        node = builder.add(names[0], ops.LINEAR, (prev.node,), (1, 1), out, note=_note(cfg), location=cfg.location(),
+                           out=out, bias=not bn)  # fmt: skip
         if bn:
-            node = builder.add(names[1], ops.NORM, (node,), cfg, (1, 1), _note(cfg, "batch_normalize=1"), "batchnorm")
+            node = builder.add(names[1], ops.NORM, (node,), (1, 1), out, source_op="batchnorm",
+                               note=_note(cfg, "batch_normalize=1"), location=cfg.location())  # fmt: skip
         return _Shape(node, 1, 1, out)
     if kind == "[route]":
         return _route(builder, cfg, base, index, layers)
@@ -428,19 +382,23 @@ def _layer(builder: _Builder, cfg: _Cfg, index: int, prev: _Shape, layers: list[
             raise cfg.error(f"cannot crop {prev.h}x{prev.w} to {ch}x{cw}", "crop_height")
         pairs = tuple(((n - m) // 2, n - m - (n - m) // 2) for n, m in ((prev.h, ch), (prev.w, cw)))
         note = _note(cfg, "the centre crop Darknet takes at test time")
-        name = builder.add(base, ops.CROP, (prev.node,), cfg, (ch, cw), note, crop=pairs)
+        name = builder.add(base, ops.CROP, (prev.node,), (ch, cw), prev.c, note=note, location=cfg.location(),
+                           crop=pairs)  # fmt: skip
         return _Shape(name, ch, cw, prev.c)
     if kind == "[batchnorm]":
-        name = builder.add(base, ops.NORM, (prev.node,), cfg, (prev.h, prev.w), _note(cfg), "batchnorm")
+        name = builder.add(base, ops.NORM, (prev.node,), (prev.h, prev.w), prev.c, source_op="batchnorm",
+                           note=_note(cfg), location=cfg.location())  # fmt: skip
         return _Shape(name, prev.h, prev.w, prev.c)
     if kind in _NORMALIZATION:
-        name = builder.add(base, ops.IDENTITY, (prev.node,), cfg, (prev.h, prev.w), _note(cfg), "lrn")
+        name = builder.add(base, ops.IDENTITY, (prev.node,), (prev.h, prev.w), prev.c, source_op="lrn", note=_note(cfg),
+                           location=cfg.location())  # fmt: skip
         return _Shape(name, prev.h, prev.w, prev.c)
     if kind in _SOFTMAX or kind in _PASS or kind in _HEADS:
         if prev.node == INPUT:
             raise cfg.error("this layer needs a layer before it")
         source = {"[softmax]": "softmax", "[soft]": "softmax", "[dropout]": "dropout"}.get(kind, "identity")
-        name = builder.add(base, ops.IDENTITY, (prev.node,), cfg, (prev.h, prev.w), _note(cfg), source)
+        name = builder.add(base, ops.IDENTITY, (prev.node,), (prev.h, prev.w), prev.c, source_op=source,
+                           note=_note(cfg), location=cfg.location())  # fmt: skip
         return _Shape(name, prev.h, prev.w, prev.c)
     raise AssertionError(kind)  # pragma: no cover - _KNOWN and this dispatch list the same types
 
@@ -450,7 +408,7 @@ def _need_image(cfg: _Cfg, prev: _Shape) -> None:
         raise cfg.error("the layer before must output an image")
 
 
-def _conv(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
+def _conv(builder: GraphBuilder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
     _need_image(cfg, prev)
     local = cfg.section.kind == "[local]"
     filters = cfg.int("filters", 1)
@@ -489,7 +447,7 @@ def _conv(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
             darknet = ((n - 1) if local_pad else (n - size)) // s + 1
         else:  # convolutional_out_height ignores dilation
             darknet = (n + 2 * padding - size) // s + 1
-        true = (n + 2 * pad - effective) // s + 1
+        true = window_size(n, effective, s, (pad, pad))
         if darknet < 1 or true < 1:
             raise cfg.error(
                 f"the output would be empty: input {prev.h}x{prev.w} is smaller than the kernel {size}",
@@ -509,7 +467,7 @@ def _conv(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
     stride = (stride_y, stride_x)
     conv_stride = (1, 1) if antialiasing else stride
     if antialiasing:
-        out = [(n + 2 * pad - effective) // 1 + 1 for n in (prev.h, prev.w)]
+        out = [window_size(n, effective, 1, (pad, pad)) for n in (prev.h, prev.w)]
     parts = ["conv"] + (["bn"] if bn else []) + (["blur"] if antialiasing else [])
     names = _chain_names(base, parts)
     extra = []
@@ -526,10 +484,11 @@ def _conv(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
         names[0],
         ops.CONV,
         (prev.node,),
-        cfg,
         (out[0], out[1]),
-        _note(cfg, "; ".join(extra)),
-        "conv2d",
+        filters,
+        source_op="conv2d",
+        note=_note(cfg, "; ".join(extra)),
+        location=cfg.location(),
         kernel=(size, size),
         stride=conv_stride,
         dilation=(dilation, dilation),
@@ -540,9 +499,8 @@ def _conv(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
     )
     position = 1
     if bn:
-        current = builder.add(
-            names[position], ops.NORM, (current,), cfg, (out[0], out[1]), _note(cfg, "batch_normalize=1"), "batchnorm"
-        )
+        current = builder.add(names[position], ops.NORM, (current,), (out[0], out[1]), filters, source_op="batchnorm",
+                              note=_note(cfg, "batch_normalize=1"), location=cfg.location())  # fmt: skip
         position += 1
     if antialiasing:
         current, out = _blur(builder, cfg, names[position], current, out, filters, stride, antialiasing)
@@ -550,7 +508,7 @@ def _conv(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
 
 
 def _blur(
-    builder: _Builder,
+    builder: GraphBuilder,
     cfg: _Cfg,
     name: str,
     source: str,
@@ -561,7 +519,7 @@ def _blur(
 ) -> tuple[str, list[int]]:
     """Darknet's anti-aliasing: the layer runs at stride 1, then a fixed depthwise blur takes the stride."""
     kernel, pad = (2, 0) if mode == 2 else (3, 1)
-    out = [(n + 2 * pad - kernel) // s + 1 for n, s in zip(size, stride)]
+    out = [window_size(n, kernel, s, (pad, pad)) for n, s in zip(size, stride)]
     if any(n < 1 for n in out):
         raise cfg.error("the anti-aliasing blur leaves an empty output", "antialiasing")
     note = _note(cfg, f"antialiasing={mode}: fixed {kernel}x{kernel} blur (not learned; counted as parameters here)")
@@ -569,10 +527,11 @@ def _blur(
         name,
         ops.CONV,
         (source,),
-        cfg,
         (out[0], out[1]),
-        note,
-        "conv2d",
+        channels,
+        source_op="conv2d",
+        note=note,
+        location=cfg.location(),
         kernel=(kernel, kernel),
         stride=stride,
         dilation=(1, 1),
@@ -584,7 +543,7 @@ def _blur(
     return name, out
 
 
-def _deconv(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
+def _deconv(builder: GraphBuilder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
     _need_image(cfg, prev)
     filters = cfg.int("filters", 1)
     size = cfg.int("size", 1)
@@ -592,7 +551,7 @@ def _deconv(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
     padding = size // 2 if cfg.int("pad", 0) else cfg.int("padding", 0)
     if min(filters, size, stride) < 1 or padding < 0:
         raise cfg.error("filters, size and stride must be at least 1 and padding not negative")
-    out = [(n - 1) * stride + size - 2 * padding for n in (prev.h, prev.w)]
+    out = [transposed_size(n, stride, size, (padding, padding), 0) for n in (prev.h, prev.w)]
     if any(n < 1 for n in out):
         raise cfg.error("the output would be empty", "size")
     bn = cfg.int("batch_normalize", 0) != 0
@@ -601,10 +560,11 @@ def _deconv(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
         names[0],
         ops.CONV_TRANSPOSE,
         (prev.node,),
-        cfg,
         (out[0], out[1]),
-        _note(cfg),
-        "deconv",
+        filters,
+        source_op="deconv",
+        note=_note(cfg),
+        location=cfg.location(),
         kernel=(size, size),
         stride=(stride, stride),
         dilation=(1, 1),
@@ -614,13 +574,12 @@ def _deconv(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
         bias=not bn,
     )
     if bn:
-        current = builder.add(
-            names[1], ops.NORM, (current,), cfg, (out[0], out[1]), _note(cfg, "batch_normalize=1"), "batchnorm"
-        )
+        current = builder.add(names[1], ops.NORM, (current,), (out[0], out[1]), filters, source_op="batchnorm",
+                              note=_note(cfg, "batch_normalize=1"), location=cfg.location())  # fmt: skip
     return _Shape(current, out[0], out[1], filters)
 
 
-def _pool(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
+def _pool(builder: GraphBuilder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
     _need_image(cfg, prev)
     average = cfg.section.kind in _LOCAL_AVGPOOL
     stride = cfg.int("stride", 1)
@@ -642,12 +601,13 @@ def _pool(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
             f"maxpool_depth=1: max over channel groups to {out_channels} channels; no spatial extent"
             " (written as a channel selection, which has the same geometry)",
         )
-        name = builder.add(base, ops.SELECT, (prev.node,), cfg, (prev.h, prev.w), note, start=0, stop=out_channels)
+        name = builder.add(base, ops.SELECT, (prev.node,), (prev.h, prev.w), out_channels, note=note,
+                           location=cfg.location(), start=0, stop=out_channels)  # fmt: skip
         return _Shape(name, prev.h, prev.w, out_channels)
     antialiasing = 0 if average else cfg.int("antialiasing", 0)
     pool_stride = (1, 1) if antialiasing else (stride_y, stride_x)
     pairs = ((padding // 2, padding - padding // 2),) * 2
-    out = [(n + padding - size) // s + 1 for n, s in zip((prev.h, prev.w), pool_stride)]
+    out = [window_size(n, size, s, pairs[0]) for n, s in zip((prev.h, prev.w), pool_stride)]
     if any(n < 1 for n in out):
         raise cfg.error(
             f"the output would be empty: input {prev.h}x{prev.w} + padding {padding} is smaller than size {size}",
@@ -658,10 +618,10 @@ def _pool(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
         names[0],
         ops.AVGPOOL if average else ops.MAXPOOL,
         (prev.node,),
-        cfg,
         (out[0], out[1]),
-        _note(cfg),
-        pool_mode="avg" if average else "max",
+        prev.c,
+        note=_note(cfg),
+        location=cfg.location(),
         kernel=(size, size),
         stride=pool_stride,
         dilation=(1, 1),
@@ -672,7 +632,7 @@ def _pool(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
     return _Shape(current, out[0], out[1], prev.c)
 
 
-def _route(builder: _Builder, cfg: _Cfg, base: str, index: int, layers: list[_Shape]) -> _Shape:
+def _route(builder: GraphBuilder, cfg: _Cfg, base: str, index: int, layers: list[_Shape]) -> _Shape:
     refs = [_ref(cfg, "layers", value, index, layers) for value in cfg.ints("layers")]
     groups = cfg.int("groups", 1)
     group_id = cfg.int("group_id", 0)
@@ -702,20 +662,20 @@ def _route(builder: _Builder, cfg: _Cfg, base: str, index: int, layers: list[_Sh
         name = base if single else f"{base}/{k}"
         first, last = group_id * part, (group_id + 1) * part - 1
         note = _note(cfg, f"channels {first}-{last} (groups={groups}, group_id={group_id})")
-        builder.add(
-            name, ops.SELECT, (ref.node,), cfg, size, note, start=group_id * part, stop=(group_id + 1) * part
-        )
+        builder.add(name, ops.SELECT, (ref.node,), size, part, note=note, location=cfg.location(),
+                    start=group_id * part, stop=(group_id + 1) * part)  # fmt: skip
         sources.append(name)
         channels += part
     if single:
         if groups == 1:
-            builder.add(base, ops.IDENTITY, (sources[0],), cfg, size, _note(cfg))
+            builder.add(base, ops.IDENTITY, (sources[0],), size, channels, note=_note(cfg), location=cfg.location())
         return _Shape(base, size[0], size[1], channels)
-    builder.add(base, ops.CONCAT, tuple(sources), cfg, size, _note(cfg), "concat")
+    builder.add(base, ops.CONCAT, tuple(sources), size, channels, source_op="concat", note=_note(cfg),
+                location=cfg.location())  # fmt: skip
     return _Shape(base, size[0], size[1], channels)
 
 
-def _shortcut(builder: _Builder, cfg: _Cfg, base: str, index: int, prev: _Shape, layers: list[_Shape]) -> _Shape:
+def _shortcut(builder: GraphBuilder, cfg: _Cfg, base: str, index: int, prev: _Shape, layers: list[_Shape]) -> _Shape:
     """``[shortcut]``: the previous layer plus the ``from`` layers.
 
     As pjreddie's ``shortcut_cpu``: a larger ``from`` layer is subsampled
@@ -741,17 +701,17 @@ def _shortcut(builder: _Builder, cfg: _Cfg, base: str, index: int, prev: _Shape,
                     "from",
                     "rfdesign imports shortcuts from a layer of the same size or an integer multiple of it",
                 )
-            pooled = ((ref.h - 1) // step_h + 1, (ref.w - 1) // step_w + 1)
+            pooled = (window_size(ref.h, 1, step_h, (0, 0)), window_size(ref.w, 1, step_w, (0, 0)))
             name = f"{base}/from{k}"
             note = _note(cfg, f"every {step_h}th pixel of `{ref.node}`, as Darknet's shortcut_cpu samples it")
             builder.add(
                 name,
                 ops.MAXPOOL,
                 (source,),
-                cfg,
                 pooled,
-                note,
-                pool_mode="max",
+                ref.c,
+                note=note,
+                location=cfg.location(),
                 kernel=(1, 1),
                 stride=(step_h, step_w),
                 dilation=(1, 1),
@@ -762,17 +722,19 @@ def _shortcut(builder: _Builder, cfg: _Cfg, base: str, index: int, prev: _Shape,
                 name = f"{base}/from{k}/crop"
                 pairs = ((0, pooled[0] - size[0]), (0, pooled[1] - size[1]))
                 note = _note(cfg, "samples past the end dropped")
-                builder.add(name, ops.CROP, (source,), cfg, size, note, crop=pairs)
+                builder.add(name, ops.CROP, (source,), size, ref.c, note=note, location=cfg.location(), crop=pairs)
                 source = name
         if ref.c > prev.c:
             name = f"{base}/from{k}/channels"
             note = _note(cfg, f"the first {prev.c} of the {ref.c} channels of `{ref.node}`, which Darknet adds")
-            builder.add(name, ops.SELECT, (source,), cfg, size, note, start=0, stop=prev.c)
+            builder.add(name, ops.SELECT, (source,), size, prev.c, note=note, location=cfg.location(), start=0,
+                        stop=prev.c)  # fmt: skip
             source = name
         addends.append((source, min(ref.c, prev.c)))
     widths = sorted({channels for _, channels in addends})
     if widths == [prev.c]:
-        builder.add(base, ops.ADD, (prev.node,) + tuple(n for n, _ in addends), cfg, size, _note(cfg, extra), "add")
+        builder.add(base, ops.ADD, (prev.node,) + tuple(n for n, _ in addends), size, prev.c, source_op="add",
+                    note=_note(cfg, extra), location=cfg.location())  # fmt: skip
         return _Shape(base, prev.h, prev.w, prev.c)
     # Some inputs are narrower: channels [lo, hi) of prev receive the inputs at least hi wide.
     bounds = [0] + widths + ([prev.c] if widths[-1] != prev.c else [])
@@ -780,7 +742,8 @@ def _shortcut(builder: _Builder, cfg: _Cfg, base: str, index: int, prev: _Shape,
     for lo, hi in zip(bounds, bounds[1:]):
         piece = f"{base}/channels_{lo}_{hi}"
         span = _note(cfg, f"channels {lo}-{hi - 1}")
-        builder.add(piece, ops.SELECT, (prev.node,), cfg, size, span, start=lo, stop=hi)
+        builder.add(piece, ops.SELECT, (prev.node,), size, hi - lo, note=span, location=cfg.location(), start=lo,
+                    stop=hi)  # fmt: skip
         sources = []
         for k, (node, channels) in enumerate(addends):
             if channels < hi:
@@ -789,19 +752,21 @@ def _shortcut(builder: _Builder, cfg: _Cfg, base: str, index: int, prev: _Shape,
                 sources.append(node)
                 continue
             part = f"{piece}/from{k}"
-            builder.add(part, ops.SELECT, (node,), cfg, size, _note(cfg, f"channels {lo}-{hi - 1}"), start=lo, stop=hi)
+            builder.add(part, ops.SELECT, (node,), size, hi - lo, note=_note(cfg, f"channels {lo}-{hi - 1}"),
+                        location=cfg.location(), start=lo, stop=hi)  # fmt: skip
             sources.append(part)
         if sources:
             added = f"{piece}/add"
-            builder.add(added, ops.ADD, (piece,) + tuple(sources), cfg, size, span, "add")
+            builder.add(added, ops.ADD, (piece,) + tuple(sources), size, hi - lo, source_op="add", note=span,
+                        location=cfg.location())  # fmt: skip
             piece = added
         pieces.append(piece)
     note = _note(cfg, "; ".join(x for x in (f"adds into the first {widths[0]} channels only", extra) if x))
-    builder.add(base, ops.CONCAT, tuple(pieces), cfg, size, note, "concat")
+    builder.add(base, ops.CONCAT, tuple(pieces), size, prev.c, source_op="concat", note=note, location=cfg.location())
     return _Shape(base, prev.h, prev.w, prev.c)
 
 
-def _scale(builder: _Builder, cfg: _Cfg, base: str, index: int, prev: _Shape, layers: list[_Shape]) -> _Shape:
+def _scale(builder: GraphBuilder, cfg: _Cfg, base: str, index: int, prev: _Shape, layers: list[_Shape]) -> _Shape:
     if prev.node == INPUT:
         raise cfg.error("this layer needs a layer before it")
     values = cfg.ints("from")
@@ -823,11 +788,12 @@ def _scale(builder: _Builder, cfg: _Cfg, base: str, index: int, prev: _Shape, la
             f" {source.h}x{source.w}x{source.c}",
             "from",
         )
-    builder.add(base, ops.MUL, (source.node, prev.node), cfg, (source.h, source.w), _note(cfg, what), "mul")
+    builder.add(base, ops.MUL, (source.node, prev.node), (source.h, source.w), source.c, source_op="mul",
+                note=_note(cfg, what), location=cfg.location())  # fmt: skip
     return _Shape(base, source.h, source.w, source.c)
 
 
-def _upsample(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
+def _upsample(builder: GraphBuilder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
     _need_image(cfg, prev)
     stride = cfg.int("stride", 2)
     if stride == 0:
@@ -835,10 +801,11 @@ def _upsample(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
     if stride > 0:
         note = _note(cfg, "nearest-neighbour upsampling")
         out = (prev.h * stride, prev.w * stride)
-        builder.add(base, ops.UPSAMPLE, (prev.node,), cfg, out, note, factor=(stride, stride), mode="nearest")
+        builder.add(base, ops.UPSAMPLE, (prev.node,), out, prev.c, note=note, location=cfg.location(),
+                    factor=(stride, stride), mode="nearest")  # fmt: skip
         return _Shape(base, out[0], out[1], prev.c)
     factor = -stride
-    out = (prev.h // factor, prev.w // factor)
+    out = (window_size(prev.h, factor, factor, (0, 0)), window_size(prev.w, factor, factor, (0, 0)))
     if min(out) < 1:
         raise cfg.error(f"a negative stride downsamples by {factor}, but the input is {prev.h}x{prev.w}", "stride")
     note = _note(cfg, f"stride={stride}: sums {factor}x{factor} blocks (the geometry of an average pool)")
@@ -846,10 +813,10 @@ def _upsample(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
         base,
         ops.AVGPOOL,
         (prev.node,),
-        cfg,
         out,
-        note,
-        pool_mode="avg",
+        prev.c,
+        note=note,
+        location=cfg.location(),
         kernel=(factor, factor),
         stride=(factor, factor),
         dilation=(1, 1),
@@ -858,7 +825,7 @@ def _upsample(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
     return _Shape(base, out[0], out[1], prev.c)
 
 
-def _reorg(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
+def _reorg(builder: GraphBuilder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
     _need_image(cfg, prev)
     stride = cfg.int("stride", 1)
     if stride < 1:
@@ -871,7 +838,8 @@ def _reorg(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
         if prev.c % (stride * stride):
             raise cfg.error(f"reverse reorg needs channels ({prev.c}) divisible by {stride * stride}", "reverse")
         out = (prev.h * stride, prev.w * stride)
-        builder.add(base, ops.DEPTH_TO_SPACE, (prev.node,), cfg, out, note, factor=(stride, stride))
+        builder.add(base, ops.DEPTH_TO_SPACE, (prev.node,), out, prev.c // (stride * stride), note=note,
+                    location=cfg.location(), factor=(stride, stride))  # fmt: skip
         return _Shape(base, out[0], out[1], prev.c // (stride * stride))
     if prev.h % stride or prev.w % stride:
         raise cfg.error(
@@ -880,5 +848,6 @@ def _reorg(builder: _Builder, cfg: _Cfg, base: str, prev: _Shape) -> _Shape:
             "use an input size that the network's total stride divides",
         )
     out = (prev.h // stride, prev.w // stride)
-    builder.add(base, ops.SPACE_TO_DEPTH, (prev.node,), cfg, out, note, factor=(stride, stride))
+    builder.add(base, ops.SPACE_TO_DEPTH, (prev.node,), out, prev.c * stride * stride, note=note,
+                location=cfg.location(), factor=(stride, stride))  # fmt: skip
     return _Shape(base, out[0], out[1], prev.c * stride * stride)

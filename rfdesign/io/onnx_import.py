@@ -66,10 +66,10 @@ from math import ceil, floor, prod
 from typing import Any
 
 from rfdesign.errors import Location, SpecError, require
-from rfdesign.io.naming import imported_attrs, unique_name
+from rfdesign.io.graph_builder import GraphBuilder
 from rfdesign import ops
-from rfdesign.spec.graph import INPUT, Graph, Node
-from rfdesign.spec.suggest import did_you_mean
+from rfdesign.rf.geometry import effective_kernel, same_padding, transposed_size, window_axis
+from rfdesign.spec.graph import INPUT, Graph
 
 __all__ = ["import_onnx"]
 
@@ -213,10 +213,7 @@ class _Importer:
         self.producers: dict[str, Any] = {}
         self.values: dict[str, Any] = {}
         self.data: dict[str, _Tensor] = {}
-        self.nodes: dict[str, Node] = {}
-        self.sizes: dict[str, tuple[int, ...]] = {}
-        self.flatten_nodes: set[str] = set()
-        self.used_names: set[str] = {INPUT}
+        self.builder = GraphBuilder(self.location, "ONNX")
         self.consumers: dict[str, int] = {}
         self.inferred: dict[str, tuple[int, ...]] | None = None
         self.linear_from_matmul: dict[str, str] = {}  # output tensor -> linear node without bias
@@ -226,7 +223,6 @@ class _Importer:
     def run(self, output: str | None) -> Graph:
         image, batch, channels, size, layout = self._image_input()
         self.data[image] = _Tensor(INPUT, batch, channels, size, layout)
-        self.sizes[INPUT] = size
         order = self._topological()
         for node in order:
             for name in node.input:
@@ -241,23 +237,8 @@ class _Importer:
                     if name:
                         self.producers[name] = node
         name = self.graph.name or os.path.splitext(os.path.basename(self.path))[0] or "onnx"
-        outputs = self._outputs()
-        if output is not None:
-            if output not in self.nodes:
-                raise SpecError(
-                    f"no layer named `{output}` in `{name}`",
-                    self.location,
-                    did_you_mean(output, self.nodes) or "layers are named after the ONNX nodes",
-                )
-            outputs = (output,) + tuple(o for o in outputs if o != output)
-        return Graph(
-            name=name,
-            input_size=size,
-            input_channels=channels,
-            nodes=self.nodes,
-            outputs=outputs,
-            file=self.path,
-            input_location=self.location,
+        return self.builder.finish(
+            name, size, channels, self._outputs(), output, naming="layers are named after the ONNX nodes"
         )
 
     def _image_input(self) -> tuple[str, int | None, int, tuple[int, ...], str]:
@@ -360,25 +341,16 @@ class _Importer:
         return order
 
     def _outputs(self) -> tuple[str, ...]:
-        found = []
+        ends = []
         for value in self.graph.output:
             tensor = self.data.get(value.name)
-            if tensor is None or tensor.node == INPUT:
-                continue
-            found.append(self._last_with_extent(tensor.node))
-        if not found:
+            if tensor is not None and tensor.node != INPUT:
+                ends.append(tensor.node)
+        if not ends:
             raise SpecError(
                 "no graph output depends on the image input", self.location, "is the image the model's first input?"
             )
-        return tuple(dict.fromkeys(found))
-
-    def _last_with_extent(self, name: str) -> str:
-        current = name
-        while current != INPUT and (current in self.flatten_nodes or all(n == 1 for n in self.sizes[current])):
-            current = self.nodes[current].inputs[0]
-        if current == INPUT:
-            return name
-        return current
+        return self.builder.default_outputs(ends)
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -393,28 +365,10 @@ class _Importer:
     def _error(self, node: Any, message: str, hint: str | None = None) -> SpecError:
         return SpecError(f"{node.op_type} node {self._where(node)}: {message}", self.location, hint)
 
-    def _unique(self, wanted: str) -> str:
-        return unique_name(wanted, self.used_names)
-
-    def _add(
-        self,
-        onnx_node: Any,
-        name: str,
-        op: str,
-        inputs: tuple[str, ...],
-        out_size: tuple[int, ...],
-        source_op: str = "",
-        extra: str = "",
-        **attrs: Any,
-    ) -> str:
-        note = f"{onnx_node.op_type} node '{self._display(onnx_node)}' (onnx)"
-        if extra:
-            note += f": {extra}"
-        node = Node(name, op, inputs, self.location, source_op=source_op or op, note=note,
-                    attrs=imported_attrs(op, len(out_size), attrs))
-        self.nodes[name] = node
-        self.sizes[name] = out_size
-        return name
+    def _note(self, node: Any, extra: str = "") -> str:
+        """What a node made from ONNX node ``node`` says of its origin."""
+        note = f"{node.op_type} node '{self._display(node)}' (onnx)"
+        return f"{note}: {extra}" if extra else note
 
     def _attrs(self, node: Any) -> dict[str, Any]:
         helper = self.onnx.helper
@@ -624,7 +578,7 @@ class _Importer:
             raise self._error(
                 node, f"unsupported ONNX op '{node.domain}::{op}'", "only the default ONNX domain is read"
             )
-        base = self._unique(node.name or (node.output[0] if node.output else op))
+        base = self.builder.unique(node.name or (node.output[0] if node.output else op))
         try:
             self._dispatch(node, base)
         except SpecError:
@@ -663,7 +617,8 @@ class _Importer:
             self._softmax(node, base)
         elif op in _NORMS:
             tensor = self._only_data(node)
-            self._add(node, base, ops.NORM, (tensor.node,), tensor.size, _NORMS[op])
+            self.builder.add(base, ops.NORM, (tensor.node,), tensor.size, tensor.channels, source_op=_NORMS[op],
+                             note=self._note(node))  # fmt: skip
             self._set(node, tensor_as(tensor, base))
         elif op in _ADDS or op in _MULS or op in ("Pow", "PRelu"):
             self._elementwise(node, base)
@@ -678,7 +633,8 @@ class _Importer:
 
     def _pass(self, node: Any, base: str, source_op: str) -> None:
         tensor = self._only_data(node)
-        self._add(node, base, ops.IDENTITY, (tensor.node,), tensor.size, source_op)
+        self.builder.add(base, ops.IDENTITY, (tensor.node,), tensor.size, tensor.channels, source_op=source_op,
+                         note=self._note(node))  # fmt: skip
         self._set(node, tensor_as(tensor, base))
 
     def _softmax(self, node: Any, base: str) -> None:
@@ -693,7 +649,8 @@ class _Importer:
                 f"normalises over spatial axis {max(axes)} of a {list(tensor.shape)} tensor, which mixes positions",
                 "only a softmax over channels (or after the spatial axes are gone) passes through",
             )
-        self._add(node, base, ops.IDENTITY, (tensor.node,), tensor.size, _SOFTMAX[node.op_type])
+        self.builder.add(base, ops.IDENTITY, (tensor.node,), tensor.size, tensor.channels,
+                         source_op=_SOFTMAX[node.op_type], note=self._note(node))  # fmt: skip
         self._set(node, tensor_as(tensor, base))
 
     # windows ---------------------------------------------------------------------------------------------
@@ -717,14 +674,17 @@ class _Importer:
         return attrs, strides, dilations, pairs, auto_pad
 
     def _same_lower(self, size: tuple[int, ...], kernel: Any, strides: Any, dilations: Any) -> tuple[Any, ...]:
+        """ONNX's SAME_LOWER: TensorFlow's rule (ONNX's SAME_UPPER, rfdesign's ``same``) with the odd pixel before."""
         pairs = []
         for n, k, s, d in zip(size, kernel, strides, dilations):
-            out = -(-n // s)
-            total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
-            pairs.append((total - total // 2, total // 2))
+            before, after = same_padding(n, s, effective_kernel(k, d))[1]
+            pairs.append((after, before))
         return tuple(pairs)
 
-    def _window(self, node: Any, base: str, op: str, kernel: tuple[int, ...], tensor: _Tensor, **extra: Any) -> Any:
+    def _window(
+        self, node: Any, base: str, op: str, kernel: tuple[int, ...], tensor: _Tensor, channels: int, extra: str = "",
+        **values: Any,
+    ) -> Any:  # fmt: skip
         attrs, strides, dilations, pairs, auto_pad = self._window_attrs(node, tensor, kernel)
         ceil_mode = bool(attrs.get("ceil_mode", 0))
         padding: Any
@@ -740,37 +700,28 @@ class _Importer:
             raise self._error(node, f"unknown auto_pad '{auto_pad}'")
         out = []
         for axis, (n, k, s, d) in enumerate(zip(tensor.size, kernel, strides, dilations)):
-            effective = d * (k - 1) + 1
-            if padding == "same":
-                out.append(-(-n // s))
-                continue
-            before, after = padding[axis]
-            span = n + before + after - effective
-            if span < 0:
+            count, (before, after) = window_axis(padding, axis, n, k, s, d, ceil_mode)
+            if count < 1:
                 raise self._error(
                     node,
                     f"the output would be empty on axis {axis + 1}: input {n} + padding {before}+{after}"
-                    f" is smaller than the kernel {effective}",
+                    f" is smaller than the kernel {effective_kernel(k, d)}",
                     "use a larger input size",
                 )
-            count = span // s + 1
-            if ceil_mode:
-                count = -(-span // s) + 1
-                if (count - 1) * s >= n + before:
-                    count -= 1  # the last window must start inside the input or the left padding
             out.append(count)
-        name = self._add(
-            node,
+        name = self.builder.add(
             base,
             op,
             (tensor.node,),
             tuple(out),
+            channels,
+            note=self._note(node, extra),
             kernel=tuple(kernel),
             stride=tuple(strides),
             dilation=tuple(dilations),
             padding=padding,
             ceil_mode=ceil_mode,
-            **extra,
+            **values,
         )
         return name, tuple(out)
 
@@ -788,7 +739,8 @@ class _Importer:
                 f"weight of shape {list(weight)} with group={group} does not fit {tensor.channels} input channels",
             )
         bias = len(node.input) > 2 and bool(node.input[2])
-        name, out = self._window(node, base, ops.CONV, kernel, tensor, groups=group, out=weight[0], bias=bias)
+        channels = weight[0]
+        name, out = self._window(node, base, ops.CONV, kernel, tensor, channels, groups=group, out=channels, bias=bias)
         self._set(node, _Tensor(name, tensor.batch, weight[0], out))
 
     def _op_ConvTranspose(self, node: Any, base: str) -> None:
@@ -833,19 +785,20 @@ class _Importer:
                     f"output padding {output_padding[axis]} on axis {axis + 1} is not below the stride or dilation",
                     "rfdesign's conv_transpose follows PyTorch, which requires output_padding < max(stride, dilation)",
                 )
-            size = (n - 1) * s - before - after + d * (k - 1) + 1 + output_padding[axis]
+            size = transposed_size(n, s, effective_kernel(k, d), (before, after), output_padding[axis])
             if size < 1:
                 raise self._error(node, f"the output would be empty on axis {axis + 1}")
             out.append(size)
         channels = weight[1] * group
         bias = len(node.input) > 2 and bool(node.input[2])
-        self._add(
-            node,
+        self.builder.add(
             base,
             ops.CONV_TRANSPOSE,
             (tensor.node,),
             tuple(out),
-            "deconv",
+            channels,
+            source_op="deconv",
+            note=self._note(node),
             kernel=kernel,
             stride=tuple(strides),
             dilation=tuple(dilations),
@@ -864,10 +817,7 @@ class _Importer:
         if "kernel_shape" not in attrs:
             raise self._error(node, "has no kernel_shape")
         kernel = tuple(attrs["kernel_shape"])
-        mode = "max" if op == ops.MAXPOOL else "avg"
-        name, out = self._window(node, base, op, kernel, tensor, pool_mode=mode)
-        if extra:
-            self.nodes[name].note += f": {extra}"  # type: ignore[operator]
+        name, out = self._window(node, base, op, kernel, tensor, tensor.channels, extra)
         self._set(node, _Tensor(name, tensor.batch, tensor.channels, out))
 
     def _op_MaxPool(self, node: Any, base: str) -> None:
@@ -885,7 +835,8 @@ class _Importer:
         tensor = self._only_data(node)
         self._map(node, tensor)
         point = (1,) * len(tensor.size)
-        self._add(node, base, ops.GLOBAL_POOL, (tensor.node,), point, pool_mode=mode)
+        self.builder.add(base, ops.GLOBAL_POOL, (tensor.node,), point, tensor.channels, note=self._note(node),
+                         mode=mode)  # fmt: skip
         self._set(node, _Tensor(base, tensor.batch, tensor.channels, point))
 
     def _op_GlobalAveragePool(self, node: Any, base: str) -> None:
@@ -920,7 +871,8 @@ class _Importer:
                 "only a reduction over exactly the spatial axes (a global pool) is read",
             )
         point = (1,) * len(tensor.size)
-        self._add(node, base, ops.GLOBAL_POOL, (tensor.node,), point, pool_mode=_REDUCE[node.op_type])
+        self.builder.add(base, ops.GLOBAL_POOL, (tensor.node,), point, tensor.channels, note=self._note(node),
+                         mode=_REDUCE[node.op_type])  # fmt: skip
         keep = bool(attrs.get("keepdims", 1))
         self._set(node, _Tensor(base, tensor.batch, tensor.channels, point, tensor.layout if keep else "flat"))
 
@@ -972,9 +924,11 @@ class _Importer:
                 n - b - a for n, (b, a) in zip(size, amounts_)
             )
             if op == ops.PAD:
-                self._add(node, name, op, (current,), size, extra=extra, padding=amounts_)
+                self.builder.add(name, op, (current,), size, tensor.channels, note=self._note(node, extra),
+                                 padding=amounts_)  # fmt: skip
             else:
-                self._add(node, name, op, (current,), size, extra="negative padding", crop=amounts_)
+                self.builder.add(name, op, (current,), size, tensor.channels,
+                                 note=self._note(node, "negative padding"), crop=amounts_)  # fmt: skip
             current = name
         self._set(node, _Tensor(base, tensor.batch, tensor.channels, out))
 
@@ -1030,10 +984,12 @@ class _Importer:
         for k, kind in enumerate(steps_):
             name = base if k == len(steps_) - 1 else f"{base}/{kind}"
             if kind == "select":
-                self._add(node, name, ops.SELECT, (current,), size, start=channel[0], stop=channel[1])
+                self.builder.add(name, ops.SELECT, (current,), size, channel[1] - channel[0], note=self._note(node),
+                                 start=channel[0], stop=channel[1])  # fmt: skip
             else:
                 size = tuple(n - b - a for n, (b, a) in zip(size, crop))
-                self._add(node, name, ops.CROP, (current,), size, crop=crop)
+                self.builder.add(name, ops.CROP, (current,), size, channel[1] - channel[0], note=self._note(node),
+                                 crop=crop)  # fmt: skip
             current = name
         channels = channel[1] - channel[0]
         self._set(node, _Tensor(base, tensor.batch, channels, size, tensor.layout))
@@ -1059,9 +1015,9 @@ class _Importer:
             raise self._error(node, f"split {parts} does not divide {tensor.channels} channels into {count} outputs")
         start = 0
         for index, (output, part) in enumerate(zip(node.output, parts)):
-            name = self._unique(f"{base}/{index}")
-            self._add(node, name, ops.SELECT, (tensor.node,), tensor.size, extra=f"output {index}", start=start,
-                      stop=start + part)  # fmt: skip
+            name = self.builder.unique(f"{base}/{index}")
+            self.builder.add(name, ops.SELECT, (tensor.node,), tensor.size, part,
+                             note=self._note(node, f"output {index}"), start=start, stop=start + part)  # fmt: skip
             if output:
                 self.data[output] = _Tensor(name, tensor.batch, part, tensor.size, tensor.layout)
             start += part
@@ -1133,7 +1089,6 @@ class _Importer:
             value = scales[axis] if scales is not None else Fraction(sizes[axis], shape[axis])  # type: ignore[index]
             if value != 1:
                 raise self._error(node, f"resizes the {'batch' if axis == 0 else 'channel'} axis")
-        dims = len(tensor.size)
         ins = tensor.size
         if sizes is not None:
             outs = tuple(sizes[lead:])
@@ -1154,14 +1109,14 @@ class _Importer:
                 for axis, (n, o) in enumerate(zip(ins, outs))
             ):
                 factor = tuple(o // n for n, o in zip(ins, outs)) if candidate[0] == "factor" else None
-                self._add(
-                    node,
+                self.builder.add(
                     base,
                     ops.UPSAMPLE,
                     (tensor.node,),
                     outs,
-                    "resize",
-                    extra=f"mode '{mode}', coordinate_transformation_mode '{transform}'",
+                    tensor.channels,
+                    source_op="resize",
+                    note=self._note(node, f"mode '{mode}', coordinate_transformation_mode '{transform}'"),
                     factor=factor,
                     size=None if factor is not None else outs,
                     mode="nearest" if mode == "nearest" else "linear",
@@ -1252,7 +1207,7 @@ class _Importer:
             if tensor.channels % area:
                 raise self._error(node, f"{tensor.channels} channels are not divisible by {area}")
             out, channels = tuple(n * block for n in tensor.size), tensor.channels // area
-        self._add(node, base, op, (tensor.node,), out, factor=(block,) * dims)
+        self.builder.add(base, op, (tensor.node,), out, channels, note=self._note(node), factor=(block,) * dims)
         self._set(node, _Tensor(base, tensor.batch, channels, out))
 
     # merges and elementwise -----------------------------------------------------------------------------
@@ -1273,13 +1228,14 @@ class _Importer:
                         )
             source = node.input[0] if node.input[0] in self.data else ""
             if op == "Add" and source in self.linear_from_matmul and self.consumers.get(source) == 1:
-                linear = self.nodes[self.linear_from_matmul[source]]
-                linear.attrs = linear.attrs.with_values(bias=True)
-                linear.note = (linear.note or "") + f"; bias from {op} node '{self._display(node)}'"
+                self.builder.amend(
+                    self.linear_from_matmul[source], note=f"; bias from {op} node '{self._display(node)}'", bias=True
+                )
                 extra = "the bias of the MatMul before it"
             else:
                 extra = "with a constant"
-            self._add(node, base, ops.IDENTITY, (tensor.node,), tensor.size, extra=extra)
+            self.builder.add(base, ops.IDENTITY, (tensor.node,), tensor.size, tensor.channels,
+                             note=self._note(node, extra))  # fmt: skip
             self._set(node, tensor_as(tensor, base))
             return
         layouts = {t.layout for t in tensors}
@@ -1304,14 +1260,14 @@ class _Importer:
             merged = "mul"
         else:
             size, channels = tensors[0].size, tensors[0].channels
-        self._add(
-            node,
+        self.builder.add(
             base,
             ops.ADD if merged == "add" else ops.MUL,
             tuple(t.node for t in tensors),
             size,
-            "add" if merged == "add" else "mul",
-            extra=extra,
+            channels,
+            source_op="add" if merged == "add" else "mul",
+            note=self._note(node, extra),
         )
         layout = tensors[0].layout if all(t.layout == tensors[0].layout for t in tensors) else "map"
         self._set(node, _Tensor(base, tensors[0].batch, channels, size, layout))
@@ -1331,7 +1287,8 @@ class _Importer:
                 "only concatenation of equal-size feature maps along channels is read",
             )
         channels = sum(t.channels for t in tensors)
-        self._add(node, base, ops.CONCAT, tuple(t.node for t in tensors), tensors[0].size, "concat")
+        self.builder.add(base, ops.CONCAT, tuple(t.node for t in tensors), tensors[0].size, channels,
+                         source_op="concat", note=self._note(node))  # fmt: skip
         self._set(node, _Tensor(base, tensors[0].batch, channels, tensors[0].size, tensors[0].layout))
 
     # dense heads ------------------------------------------------------------------------------------------
@@ -1349,7 +1306,8 @@ class _Importer:
         if features != have:
             raise self._error(node, f"weight expects {features} features, the input has {have}")
         point = (1,) * len(tensor.size)
-        self._add(node, base, ops.LINEAR, (tensor.node,), point, "dense", out=out, bias=bias)
+        self.builder.add(base, ops.LINEAR, (tensor.node,), point, out, source_op="dense", note=self._note(node),
+                         out=out, bias=bias)  # fmt: skip
         self._set(node, _Tensor(base, tensor.batch, out, point, "flat"))
 
     def _op_Gemm(self, node: Any, base: str) -> None:
@@ -1468,9 +1426,8 @@ class _Importer:
                 f"reshapes {list(tensor.shape)} to {list(target)}, which moves pixels",
                 "only flattening before a dense head, channel regrouping and size-1 axes are read",
             )
-        self._add(node, base, ops.IDENTITY, (tensor.node,), tensor.size, extra=f"to shape {list(target)}")
-        if flatten:
-            self.flatten_nodes.add(base)
+        self.builder.add(base, ops.IDENTITY, (tensor.node,), tensor.size, tensor.channels,
+                         note=self._note(node, f"to shape {list(target)}"), flattens=flatten)  # fmt: skip
         self._set(node, result)
 
     def _op_Transpose(self, node: Any, base: str) -> None:
@@ -1499,7 +1456,8 @@ class _Importer:
                 f"permutes the axes of a {list(tensor.shape)} tensor with perm {perm}",
                 "only a permutation of channel groups (a channel shuffle) is read; the input must be channels-first",
             )
-        self._add(node, base, ops.IDENTITY, (tensor.node,), tensor.size, extra=f"perm {perm}")
+        self.builder.add(base, ops.IDENTITY, (tensor.node,), tensor.size, tensor.channels,
+                         note=self._note(node, f"perm {perm}"))  # fmt: skip
         self._set(node, result)
 
 

@@ -71,8 +71,6 @@ def with_output(graph: Graph, output: str) -> Graph:
     """The same graph with ``output`` as its primary output node."""
     from dataclasses import replace
 
-    from rfdesign.spec.suggest import did_you_mean
+    from rfdesign.io.graph_builder import choose_output
 
-    if output not in graph.nodes:
-        raise SpecError(f"no layer named `{output}` in `{graph.name}`", hint=did_you_mean(output, graph.nodes))
-    return replace(graph, outputs=(output,) + tuple(o for o in graph.outputs if o != output))
+    return replace(graph, outputs=choose_output(graph.nodes, graph.outputs, output, graph.name))

@@ -84,8 +84,9 @@ from typing import Any
 from rfdesign.errors import Location, SpecError, require
 from rfdesign import ops
 from rfdesign.io.foreign import first_line, foreign_code
-from rfdesign.io.naming import imported_attrs, unique_name
-from rfdesign.spec.graph import INPUT, Graph, Node, ancestors
+from rfdesign.io.graph_builder import GraphBuilder
+from rfdesign.rf.geometry import effective_kernel, rule_padding, transposed_size, window_size
+from rfdesign.spec.graph import INPUT, Graph
 from rfdesign.spec.suggest import did_you_mean
 
 __all__ = ["import_torch", "DEFAULT_SIZES"]
@@ -766,9 +767,7 @@ class _Converter:
         self.reason = reason
         self.descs: dict[int, _Desc | _Poison] = {}
         self.keep: list[Any] = []  # every tracked tensor, so that ids are never reused
-        self.nodes: dict[str, Node] = {}
-        self.shapes: dict[str, tuple[int, tuple[int, ...]]] = {}
-        self.used: set[str] = {INPUT}
+        self.builder = GraphBuilder(self.location, "PyTorch")
         self.dims = 0
         self.input_shape: tuple[int, tuple[int, ...]] = (0, ())
         self.result: Any = None
@@ -825,36 +824,20 @@ class _Converter:
             return any(self._has_tensor(v) for v in value.values())
         return False
 
-    def _unique(self, wanted: str) -> str:
-        return unique_name(wanted, self.used)
-
-    def _add(
-        self,
-        call: _Call,
-        op: str,
-        inputs: tuple[str, ...],
-        channels: int,
-        out_size: tuple[int, ...],
-        source_op: str = "",
-        extra: str = "",
-        part: str | None = None,
-        **attrs: Any,
-    ) -> str:
+    def _name(self, call: _Call, part: str | None = None) -> str:
+        """The name of the call's (last) node, or of the node ``<name>/<part>`` it makes on the way."""
         if call.name is None:
-            call.name = self._unique(call.base)
-        name = call.name if part is None else self._unique(f"{call.name}/{part}")
+            call.name = self.builder.unique(call.base)
+        return call.name if part is None else self.builder.unique(f"{call.name}/{part}")
+
+    def _note(self, call: _Call, extra: str = "") -> str:
+        """Where a node comes from: the call, its module, how it was captured (and, first, why not by torch.fx)."""
         where = f" {call.where}" if call.where else ""
         note = f"{call.label}{where} ({self.method}"
-        if self.method == HOOKS and not self.nodes:
+        if self.method == HOOKS and not self.builder.nodes:
             note += f"; {self.reason}"
         note += ")"
-        if extra:
-            note += f": {extra}"
-        node = Node(name, op, inputs, self.location, source_op=source_op or op, note=note,
-                    attrs=imported_attrs(op, len(out_size), attrs))
-        self.nodes[name] = node
-        self.shapes[name] = (channels, tuple(out_size))
-        return name
+        return f"{note}: {extra}" if extra else note
 
     # -- one call --------------------------------------------------------------------------------------
 
@@ -952,7 +935,10 @@ class _Converter:
         return shape[1], shape[2:]
 
     def _pass(self, call: _Call, desc: _Desc, op: str, source_op: str, extra: str = "", **attrs: Any) -> _Desc:
-        name = self._add(call, op, (desc.node,), desc.channels, desc.size, source_op, extra, **attrs)
+        name = self.builder.add(
+            self._name(call), op, (desc.node,), desc.size, desc.channels, source_op=source_op,
+            note=self._note(call, extra), **attrs
+        )
         return desc.at(name)
 
     def _alias(self, call: _Call, value: Any, result: Any) -> _Desc:
@@ -1067,22 +1053,20 @@ class _Converter:
         if isinstance(padding, str):
             if padding == "valid":
                 pairs = tuple((0, 0) for _ in kernel)
-            elif padding == "same":
-                pairs = []
-                for k, d in zip(kernel, dilation):
-                    total = d * (k - 1)
-                    pairs.append((total // 2, total - total // 2))
-                pairs = tuple(pairs)
+            elif padding == "same":  # PyTorch allows it at stride 1 only, where it is TensorFlow's rule
+                pairs = tuple(
+                    rule_padding("same", n, 1, effective_kernel(k, d)) for n, k, d in zip(desc.size, kernel, dilation)
+                )
                 extra = "PyTorch's padding='same'" + (f"; {extra}" if extra else "")
             else:
                 raise _Refused(f"unknown padding '{padding}'")
         else:
             pairs = tuple((p, p) for p in _ints(padding, dims, "padding"))
         channels, size = self._result_map(result)
-        name = self._add(
-            call, ops.CONV, (desc.node,), channels, size, "conv", extra,
+        name = self.builder.add(
+            self._name(call), ops.CONV, (desc.node,), size, channels, source_op="conv", note=self._note(call, extra),
             kernel=kernel, stride=stride, dilation=dilation, padding=pairs, groups=int(groups), out=int(weight[0]),
-            bias=bool(bias),
+            bias=bool(bias)
         )  # fmt: skip
         return _Desc(name, channels, size)
 
@@ -1101,14 +1085,15 @@ class _Converter:
         channels, size = self._result_map(result)
         output_padding = []
         for n, m, k, s, d, p in zip(desc.size, size, kernel, stride, dilation, pads):
-            extra = m - ((n - 1) * s - 2 * p + d * (k - 1) + 1)
+            extra = m - transposed_size(n, s, effective_kernel(k, d), (p, p), 0)
             if not 0 <= extra < max(s, d):
                 raise _Refused(f"its output size {list(size)} does not follow from its input {list(desc.size)}")
             output_padding.append(extra)
-        name = self._add(
-            call, ops.CONV_TRANSPOSE, (desc.node,), channels, size, "conv_transpose",
-            kernel=kernel, stride=stride, dilation=dilation, padding=tuple((p, p) for p in pads),
-            output_padding=tuple(output_padding), groups=int(groups), out=int(channels), bias=bool(bias),
+        name = self.builder.add(
+            self._name(call), ops.CONV_TRANSPOSE, (desc.node,), size, channels, source_op="conv_transpose",
+            note=self._note(call), kernel=kernel, stride=stride, dilation=dilation,
+            padding=tuple((p, p) for p in pads), output_padding=tuple(output_padding), groups=int(groups),
+            out=int(channels), bias=bool(bias)
         )  # fmt: skip
         return _Desc(name, channels, size)
 
@@ -1126,10 +1111,10 @@ class _Converter:
         dilation = _ints(dilation, dims, "dilation")
         value = result[0] if indices else result
         channels, size = self._result_map(value)
-        name = self._add(
-            call, op, (desc.node,), channels, size, op, extra,
+        name = self.builder.add(
+            self._name(call), op, (desc.node,), size, channels, source_op=op, note=self._note(call, extra),
             kernel=kernel, stride=stride, dilation=dilation, padding=tuple((p, p) for p in pads),
-            ceil_mode=bool(ceil_mode), pool_mode="max" if op == ops.MAXPOOL else "avg",
+            ceil_mode=bool(ceil_mode)
         )  # fmt: skip
         out = _Desc(name, channels, size)
         if indices:
@@ -1140,19 +1125,23 @@ class _Converter:
         value = result[0] if isinstance(result, (tuple, list)) else result
         channels, size = self._result_map(value)
         if all(m == 1 for m in size):
-            name = self._add(call, ops.GLOBAL_POOL, (desc.node,), channels, size, f"global_{mode}pool", pool_mode=mode)
+            name = self.builder.add(
+                self._name(call), ops.GLOBAL_POOL, (desc.node,), size, channels, source_op=f"global_{mode}pool",
+                note=self._note(call), mode=mode
+            )
         elif size == desc.size:
-            name = self._add(
-                call, ops.IDENTITY, (desc.node,), channels, size, "identity", "output size equals its input"
+            name = self.builder.add(
+                self._name(call), ops.IDENTITY, (desc.node,), size, channels, source_op="identity",
+                note=self._note(call, "output size equals its input")
             )
         elif all(n % m == 0 for n, m in zip(desc.size, size)):
             window = tuple(n // m for n, m in zip(desc.size, size))
             op = ops.MAXPOOL if mode == "max" else ops.AVGPOOL
-            name = self._add(
-                call, op, (desc.node,), channels, size, op,
-                f"adaptive pooling {list(desc.size)} -> {list(size)}: windows of {list(window)} (at the import size)",
+            name = self.builder.add(
+                self._name(call), op, (desc.node,), size, channels, source_op=op,
+                note=self._note(call, f"adaptive pooling {list(desc.size)} -> {list(size)}: windows of"
+                                f" {list(window)} (at the import size)"),
                 kernel=window, stride=window, dilation=(1,) * len(window), padding=tuple((0, 0) for _ in window),
-                pool_mode=mode,
             )  # fmt: skip
         else:
             raise _Refused(
@@ -1203,7 +1192,10 @@ class _Converter:
         else:
             attrs["size"] = size
             extra = f"output size {list(size)} fixed at the import size"
-        name = self._add(call, ops.UPSAMPLE, (desc.node,), channels, size, "upsample", extra, **attrs)
+        name = self.builder.add(
+            self._name(call), ops.UPSAMPLE, (desc.node,), size, channels, source_op="upsample",
+            note=self._note(call, extra), **attrs
+        )
         return _Desc(name, channels, size)
 
     def _shuffle(self, call: _Call, desc: _Desc, factor: int, op: str, result: Any) -> _Desc:
@@ -1212,7 +1204,10 @@ class _Converter:
             raise _Refused(f"pixel (un)shuffle on a {dims}-D map (PyTorch shuffles the last two axes)")
         channels, size = self._result_map(result)
         source_op = "pixel_shuffle" if op == ops.DEPTH_TO_SPACE else "pixel_unshuffle"
-        name = self._add(call, op, (desc.node,), channels, size, source_op, factor=(int(factor),) * dims)
+        name = self.builder.add(
+            self._name(call), op, (desc.node,), size, channels, source_op=source_op, note=self._note(call),
+            factor=(int(factor),) * dims
+        )
         return _Desc(name, channels, size)
 
     # -- pass-through -----------------------------------------------------------------------------------
@@ -1270,11 +1265,11 @@ class _Converter:
         if desc.layout == "last":
             if features != desc.channels:
                 raise _Refused(f"expects {features} features, the channels-last map has {desc.channels} channels")
-            name = self._add(
-                call, ops.CONV, (desc.node,), out, desc.size, "conv",
-                "nn.Linear on a channels-last map: a 1x1 convolution",
+            name = self.builder.add(
+                self._name(call), ops.CONV, (desc.node,), desc.size, out, source_op="conv",
+                note=self._note(call, "nn.Linear on a channels-last map: a 1x1 convolution"),
                 kernel=(1,) * len(desc.size), stride=(1,) * len(desc.size), dilation=(1,) * len(desc.size),
-                padding=tuple((0, 0) for _ in desc.size), out=int(out), bias=bool(bias),
+                padding=tuple((0, 0) for _ in desc.size), out=int(out), bias=bool(bias)
             )  # fmt: skip
             return desc.at(name, channels=int(out))
         if desc.layout != "flat":
@@ -1287,7 +1282,10 @@ class _Converter:
         if tuple(result.shape) != (1, out):
             raise _Refused(f"its output has shape {list(result.shape)}")
         point = (1,) * len(desc.size)
-        name = self._add(call, ops.LINEAR, (desc.node,), int(out), point, "dense", out=int(out), bias=bool(bias))
+        name = self.builder.add(
+            self._name(call), ops.LINEAR, (desc.node,), point, int(out), source_op="dense", note=self._note(call),
+            out=int(out), bias=bool(bias)
+        )
         return _Desc(name, int(out), point, "flat")
 
     # -- padding and slicing ----------------------------------------------------------------------------
@@ -1313,15 +1311,19 @@ class _Converter:
         if any(b or a for b, a in grow):
             size = tuple(n + b + a for n, (b, a) in zip(current.size, grow))
             both = any(b or a for b, a in cut)
-            name = self._add(call, ops.PAD, (current.node,), current.channels, size, "pad", extra,
-                             part="pad" if both else None, padding=grow)  # fmt: skip
+            name = self.builder.add(
+                self._name(call, "pad" if both else None), ops.PAD, (current.node,), size, current.channels,
+                source_op="pad", note=self._note(call, extra), padding=grow
+            )  # fmt: skip
             current = current.at(name, size=size)
         if any(b or a for b, a in cut):
             size = tuple(n - b - a for n, (b, a) in zip(current.size, cut))
             if min(size) < 1:
                 raise _Refused(f"cropping {list(current.size)} by {list(cut)} leaves nothing")
-            name = self._add(call, ops.CROP, (current.node,), current.channels, size, "crop",
-                             "negative padding: a crop", crop=cut)  # fmt: skip
+            name = self.builder.add(
+                self._name(call), ops.CROP, (current.node,), size, current.channels, source_op="crop",
+                note=self._note(call, "negative padding: a crop"), crop=cut
+            )  # fmt: skip
             current = current.at(name, size=size)
         if tuple(result.shape) != current.shape:
             raise _Refused(f"its output {list(result.shape)} is not the padded {list(current.shape)}")
@@ -1374,22 +1376,27 @@ class _Converter:
             return prefix + p
 
         if select is not None:
-            name = self._add(call, ops.SELECT, (current.node,), select[1] - select[0], current.size, "select",
-                             part=label("select"), start=select[0], stop=select[1])  # fmt: skip
+            name = self.builder.add(
+                self._name(call, label("select")), ops.SELECT, (current.node,), current.size, select[1] - select[0],
+                source_op="select", note=self._note(call), start=select[0], stop=select[1]
+            )  # fmt: skip
             current = current.at(name, channels=select[1] - select[0])
         if any(b or a for b, a in crop):
             size = tuple(n - b - a for n, (b, a) in zip(current.size, crop))
             note = "amounts fixed at the import size" if fixed else ""
-            name = self._add(call, ops.CROP, (current.node,), current.channels, size, "crop", note,
-                             part=label("crop"), crop=tuple(crop))  # fmt: skip
+            name = self.builder.add(
+                self._name(call, label("crop")), ops.CROP, (current.node,), size, current.channels, source_op="crop",
+                note=self._note(call, note), crop=tuple(crop)
+            )  # fmt: skip
             current = current.at(name, size=size)
         if any(s > 1 for s in steps):
-            size = tuple(-(-n // s) for n, s in zip(current.size, steps))
+            size = tuple(window_size(n, 1, s, (0, 0)) for n, s in zip(current.size, steps))
             one = (1,) * len(steps)
-            name = self._add(
-                call, ops.AVGPOOL, (current.node,), current.channels, size, "avgpool",
-                f"strided slicing: every {list(steps)} pixel (a pool of kernel 1)", part=label("step"),
-                kernel=one, stride=tuple(steps), dilation=one, padding=tuple((0, 0) for _ in steps),
+            name = self.builder.add(
+                self._name(call, label("step")), ops.AVGPOOL, (current.node,), size, current.channels,
+                source_op="avgpool",
+                note=self._note(call, f"strided slicing: every {list(steps)} pixel (a pool of kernel 1)"), kernel=one,
+                stride=tuple(steps), dilation=one, padding=tuple((0, 0) for _ in steps)
             )  # fmt: skip
             current = current.at(name, size=size)
         if result is not None and tuple(result.shape) != current.shape:
@@ -1572,7 +1579,10 @@ class _Converter:
             else:
                 raise _Refused(f"its output {list(result.shape)} is not {list(out.shape)}")
         op = ops.ADD if kind == "add" else ops.MUL
-        name = self._add(call, op, tuple(d.node for d in descs), channels, size, kind, extra)
+        name = self.builder.add(
+            self._name(call), op, tuple(d.node for d in descs), size, channels, source_op=kind,
+            note=self._note(call, extra)
+        )
         return out.at(name)
 
     def _fn_cat(self, call: _Call, args: Any, kwargs: Any, result: Any) -> _Desc:
@@ -1598,7 +1608,10 @@ class _Converter:
         if first.layout == "flat" and not all(d.point for d in descs):
             raise _Refused("concatenates flattened maps")
         channels = sum(d.channels for d in descs)
-        name = self._add(call, ops.CONCAT, tuple(d.node for d in descs), channels, first.size, "concat")
+        name = self.builder.add(
+            self._name(call), ops.CONCAT, tuple(d.node for d in descs), first.size, channels, source_op="concat",
+            note=self._note(call)
+        )
         out = first.at(name, channels=channels)
         if tuple(result.shape) != out.shape:
             raise _Refused(f"its output {list(result.shape)} is not {list(out.shape)}")
@@ -1633,16 +1646,18 @@ class _Converter:
         spatial = set(desc.spatial_axes)
         if axes == spatial and spatial:
             point = (1,) * len(desc.size)
-            name = self._add(
-                call, ops.GLOBAL_POOL, (desc.node,), desc.channels, point, f"global_{mode}pool", pool_mode=mode
+            name = self.builder.add(
+                self._name(call), ops.GLOBAL_POOL, (desc.node,), point, desc.channels, source_op=f"global_{mode}pool",
+                note=self._note(call), mode=mode
             )
             out = desc.at(name, size=point) if keep else _Desc(name, desc.channels, point, "flat")
             if desc.layout == "flat":
                 out = _Desc(name, desc.channels, point, "flat")
         elif axes == {desc.channel_axis} and keep:
-            name = self._add(
-                call, ops.SELECT, (desc.node,), 1, desc.size, "select",
-                "a reduction over the channels: one channel, the same geometry", start=0, stop=1,
+            name = self.builder.add(
+                self._name(call), ops.SELECT, (desc.node,), desc.size, 1, source_op="select",
+                note=self._note(call, "a reduction over the channels: one channel, the same geometry"), start=0,
+                stop=1
             )  # fmt: skip
             out = desc.at(name, channels=1)
         else:
@@ -1792,6 +1807,7 @@ class _Converter:
     # -- the graph ----------------------------------------------------------------------------------------
 
     def finish(self, name: str, output: str | None) -> Graph:
+        nodes = self.builder.nodes
         found: list[Any] = []
         self._images(self.result, found)
         if not found:
@@ -1801,58 +1817,24 @@ class _Converter:
                 "the model's forward must return tensors computed from the image",
             )
         for desc in found:
-            if isinstance(desc, _Poison) and (output is None or output not in self.nodes):
+            if isinstance(desc, _Poison) and (output is None or output not in nodes):
                 raise desc.error
         ends = [d.node for d in found if isinstance(d, _Desc) and d.node != INPUT]
-        if output is not None and output in self.nodes and output not in ends:
+        if output is not None and output in nodes and output not in ends:
             ends.append(output)  # a model output rfdesign cannot read is fine when another node is asked for
         if not ends:
             raise SpecError(f"`{name}` returns its input unchanged", self.location)
-        keep = ancestors(self.nodes, ends)
-        nodes = {n: node for n, node in self.nodes.items() if n in keep}
-        self._check(name, nodes)
-        outputs = tuple(dict.fromkeys(self._last_with_extent(nodes, n) for n in ends if n != output))
-        if output is not None:
-            if output not in nodes:
-                raise SpecError(
-                    f"no layer named `{output}` in `{name}`",
-                    self.location,
-                    did_you_mean(output, nodes) or "layers are named after the modules (e.g. layer1.0.conv1)",
-                )
-            outputs = (output,) + tuple(o for o in outputs if o != output)
-        size = self.input_shape
-        return Graph(
-            name=name,
-            input_size=size[1],
-            input_channels=size[0],
-            nodes=nodes,
-            outputs=outputs,
-            file=self.source,
-            input_location=self.location,
-        )
-
-    def _last_with_extent(self, nodes: dict[str, Node], name: str) -> str:
-        current = name
-        while current != INPUT and all(n == 1 for n in self.shapes[current][1]):
-            current = nodes[current].inputs[0]
-        return name if current == INPUT else current
-
-    def _check(self, name: str, nodes: dict[str, Node]) -> None:
-        """The engine must give every node the size and channels PyTorch gave it."""
-        from rfdesign.rf import analyze
-
         channels, size = self.input_shape
-        graph = Graph(name, size, channels, nodes, (next(reversed(nodes)),), self.source, self.location)
-        analysis = analyze(graph)
-        for n, layer in analysis.layers.items():
-            want = self.shapes[n]
-            if (layer.channels, tuple(layer.output_size)) != want:
-                raise SpecError(
-                    f"node `{n}` ({nodes[n].note}): PyTorch gives {want[0]} channels of {list(want[1])}, rfdesign"
-                    f" computes {layer.channels} channels of {list(layer.output_size)}",
-                    self.location,
-                    "this is a bug in the importer; please report it with the model",
-                )
+        return self.builder.finish(
+            name,
+            size,
+            channels,
+            self.builder.default_outputs(n for n in ends if n != output),
+            output,
+            keep=ends,
+            naming="layers are named after the modules (e.g. layer1.0.conv1)",
+            file=self.source,
+        )
 
 
 def _point(node: str, channels: int, ones: int, dims: int) -> _Desc:
